@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages supportrl builds and tests with, only those that are missing.
+# Runs as root on a fresh Debian 12 machine (apt-get update first); a no-op when all are present.
+set -euo pipefail
+PACKAGES=(
+  build-essential cmake pkg-config
+  libtorch-dev
+  libsentencepiece-dev sentencepiece
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3-torch
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,9 @@
+// Shared gtest entry point: keeps libtorch on a fixed thread count so tests are reproducible.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  torch::set_num_threads(2);
+  return RUN_ALL_TESTS();
+}
