@@ -1,0 +1,121 @@
+// `supportrl bench MODE`: the same workloads, flags and JSON keys as shared/bench/pytorch_reference.py, so
+// bench/compare.sh can run both in one go and print ratios. A benchmark, never a test.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "model/generate.hpp"
+#include "train/compute.hpp"
+#include "train/lm_loss.hpp"
+#include "train/optim.hpp"
+
+namespace srl::cli {
+
+namespace {
+
+struct BenchFlags {
+  std::string mode, preset = "small", dtype = "bf16";
+  int64_t pairs = 8, batch = 8, seq = 256, prompt = 96, new_tokens = 128, steps = 3;
+  int64_t threads = std::thread::hardware_concurrency();
+};
+
+template <class F>
+double timed(F&& fn, int64_t steps) {
+  fn();  // warm-up
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(steps);
+}
+
+double round_to(double v, int digits) {
+  double f = std::pow(10.0, digits);
+  return std::round(v * f) / f;
+}
+
+void run_bench(const BenchFlags& f) {
+  if (f.steps < 1) fail("--steps", "must be at least 1");
+  if (f.batch < 1 || f.seq < 2 || f.prompt < 1 || f.new_tokens < 1) fail("bench", "sizes must be positive");
+  if (f.prompt >= f.seq && f.mode == "sft-step") fail("--prompt", "must be shorter than --seq");
+  torch::set_num_threads(static_cast<int>(f.threads));
+  torch::manual_seed(0);
+  auto cfg = model::LlamaConfig::preset(f.preset);
+  model::Llama m(cfg);
+  m->init_weights(0);
+  const bool bf16 = f.dtype == "bf16";
+  nlohmann::json out = {{"mode", f.mode}, {"preset", f.preset}, {"params", cfg.num_parameters()},
+                        {"dtype", f.dtype}, {"threads", f.threads}, {"impl", "supportrl"}};
+  if (f.mode == "generate") {
+    m->eval();
+    if (bf16) m->to(torch::kBFloat16);  // inference runs on bf16 weights, cast once
+    std::vector<std::vector<int64_t>> prompts(f.batch);
+    auto ids = torch::randint(0, cfg.vocab_size, {f.batch, f.prompt}, torch::kLong);
+    for (int64_t b = 0; b < f.batch; ++b)
+      for (int64_t t = 0; t < f.prompt; ++t) prompts[b].push_back(ids[b][t].item<int64_t>());
+    model::SamplingParams p;
+    p.temperature = 0;
+    p.max_new_tokens = f.new_tokens;
+    double dt = timed([&] { model::generate(m, prompts, p); }, f.steps);
+    out.update({{"batch", f.batch}, {"prompt", f.prompt}, {"new", f.new_tokens}, {"s", round_to(dt, 4)},
+                {"gen_tokens_per_s", round_to(static_cast<double>(f.batch * f.new_tokens) / dt, 1)}});
+  } else if (f.mode == "sft-step") {
+    m->train();
+    auto params = m->trainable_parameters();
+    train::AdamW opt(params, {});
+    train::TokenExample ex;
+    std::vector<train::TokenExample> rows(f.batch);
+    auto ids = torch::randint(0, cfg.vocab_size, {f.batch, f.seq}, torch::kLong);
+    for (int64_t b = 0; b < f.batch; ++b)
+      for (int64_t t = 0; t < f.seq; ++t) {
+        rows[b].ids.push_back(static_cast<int>(ids[b][t].item<int64_t>()));
+        rows[b].weights.push_back(t >= f.prompt ? 1.0f : 0.0f);
+      }
+    std::vector<const train::TokenExample*> ptrs;
+    for (auto& r : rows) ptrs.push_back(&r);
+    auto batch = train::make_batch(ptrs, 0, torch::kCPU);
+    double dt = timed(
+        [&] {
+          opt.zero_grad();
+          torch::Tensor loss;
+          {
+            train::AutocastGuard ac(bf16, torch::kCPU);
+            auto [s, w] = train::weighted_nll_sum(m, batch);
+            loss = s / w;
+          }
+          loss.backward();
+          opt.step(1e-5);
+        },
+        f.steps);
+    const int64_t toks = f.batch * f.seq;
+    out.update({{"batch", f.batch}, {"seq", f.seq}, {"prompt", f.prompt}, {"tokens_per_step", toks},
+                {"s", round_to(dt, 4)}, {"tokens_per_s", round_to(static_cast<double>(toks) / dt, 1)},
+                {"model_gflops_per_s", round_to(6.0 * static_cast<double>(cfg.num_parameters()) *
+                                                    static_cast<double>(toks) / dt / 1e9, 1)}});
+  } else {
+    fail("bench", "unknown mode '" + f.mode + "'");
+  }
+  std::cout << out.dump() << "\n";
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto* c = app.add_subcommand("bench", "Benchmarks with the PyTorch peer's flags and JSON keys");
+  static BenchFlags f;
+  c->add_option("mode", f.mode, "sft-step | generate")->required()->check(CLI::IsMember({"sft-step", "generate"}));
+  c->add_option("--preset", f.preset)->check(CLI::IsMember({"tiny", "small", "base"}))->capture_default_str();
+  c->add_option("--pairs", f.pairs)->capture_default_str();
+  c->add_option("--batch", f.batch)->capture_default_str();
+  c->add_option("--seq", f.seq)->capture_default_str();
+  c->add_option("--prompt", f.prompt)->capture_default_str();
+  c->add_option("--new", f.new_tokens)->capture_default_str();
+  c->add_option("--dtype", f.dtype)->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
+  c->add_option("--steps", f.steps)->capture_default_str();
+  c->add_option("--threads", f.threads)->capture_default_str();
+  c->callback([] { run_bench(f); });
+}
+
+}  // namespace srl::cli

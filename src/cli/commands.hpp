@@ -1,0 +1,15 @@
+// Each subcommand registers itself on the CLI11 app; main() dispatches and maps errors to exit codes.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace srl::cli {
+
+void register_tokenizer(CLI::App& app);
+void register_init(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_chat(CLI::App& app);
+void register_logprobs(CLI::App& app);
+void register_sft(CLI::App& app);
+void register_bench(CLI::App& app);
+
+}  // namespace srl::cli

@@ -1,0 +1,45 @@
+// Where and in what precision work runs: device, dtype policy (fp32, or bf16 autocast for matmuls with
+// fp32 master weights) and thread count. Shared by every training and inference command.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace srl::train {
+
+struct ComputeSection {
+  std::string device = "cpu";  // cpu | cuda
+  std::string dtype = "auto";  // auto | fp32 | bf16 ; auto = bf16 where the hardware has native bf16
+  int64_t threads = 0;         // 0 = all cores
+  template <class V>
+  void visit(V& v) {
+    v.choice("device", device, {"cpu", "cuda"}, "where tensors live");
+    v.choice("dtype", dtype, {"auto", "fp32", "bf16"}, "matmul precision; master weights stay fp32");
+    v("threads", threads, "CPU threads for libtorch (0 = all cores)");
+  }
+};
+
+struct Compute {
+  torch::Device device = torch::kCPU;
+  bool bf16 = false;
+};
+
+// True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX), read from /proc/cpuinfo.
+bool cpu_has_native_bf16();
+// Applies threads, checks the device exists, resolves "auto". Bad values are srl::fail naming `where`.
+Compute setup_compute(const ComputeSection& c, const std::string& where = "compute");
+
+// Enables bf16 autocast for its lifetime (no-op when `on` is false); clears the cast cache on exit.
+class AutocastGuard {
+ public:
+  AutocastGuard(bool on, torch::Device device);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool on_, cuda_, prev_ = false;
+};
+
+}  // namespace srl::train

@@ -1,0 +1,30 @@
+// Training checkpoints for exact resume: model files + trainer_state.safetensors (optimizer moments,
+// libtorch RNG state) + trainer_state.json (step, data cursor, counters), then COMPLETE, then `final`.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/run_dir.hpp"
+#include "model/llama.hpp"
+
+#include "text/tokenizer.hpp"
+#include "train/optim.hpp"
+
+namespace srl::train {
+
+struct TrainerState {
+  int64_t step = 0;         // optimizer updates done
+  int64_t epoch = 0;        // data pass in progress
+  int64_t cursor = 0;       // next example index within the epoch's permutation
+  int64_t tokens_seen = 0;  // weighted (target) tokens trained on
+};
+
+// Writes checkpoints/step_XXXXXX atomically file by file, marks it complete, points `final` at it and
+// prunes older checkpoints beyond keep_last. Returns the checkpoint directory.
+std::string save_training_checkpoint(const RunDir& run, model::Llama& model, const text::Tokenizer& tok,
+                                     const AdamW& opt, const TrainerState& st, int keep_last);
+// Restores optimizer moments, the libtorch CPU RNG and the counters from a checkpoint directory
+// (the model weights are loaded separately by model::load_model).
+TrainerState load_trainer_state(const std::string& dir, AdamW& opt);
+
+}  // namespace srl::train
