@@ -59,6 +59,33 @@ Llama init_model(const LlamaConfig& config, const text::Tokenizer& tok, uint64_t
   return m;
 }
 
+void load_adapter(Llama& m, const std::string& dir) {
+  auto ac = read_json(dir + "/adapter_config.json");
+  const std::string where = dir + "/adapter_config.json";
+  if (!ac.is_object() || ac.value("peft_type", "") != "LORA") fail(where, "peft_type must be \"LORA\"");
+  if (!ac.contains("r") || !ac["r"].is_number_integer()) fail(where, "missing integer 'r'");
+  if (!ac.contains("target_modules") || !ac["target_modules"].is_array())
+    fail(where, "missing 'target_modules' list");
+  LoraConfig lc;
+  lc.r = ac["r"].get<int64_t>();
+  try {
+    lc.alpha = ac.value("lora_alpha", static_cast<double>(lc.r));
+    lc.dropout = ac.value("lora_dropout", 0.0);
+  } catch (const nlohmann::json::exception&) {
+    fail(where, "lora_alpha and lora_dropout must be numbers");
+  }
+  lc.targets.clear();
+  for (auto& t : ac["target_modules"]) {
+    if (!t.is_string()) fail(where, "target_modules must be strings");
+    auto s = t.get<std::string>();
+    if (s.size() > 5 && s.substr(s.size() - 5) == "_proj") s = s.substr(0, s.size() - 5);
+    lc.targets.push_back(s);
+  }
+  m->add_lora(lc);
+  auto ad = safetensors::load(dir + "/adapter_model.safetensors");
+  m->load_lora_tensors(ad.tensors, dir + "/adapter_model.safetensors");
+}
+
 LoadedModel load_model(const std::string& path) {
   const std::string dir = resolve_model_dir(path);
   auto cfg = LlamaConfig::load(dir + "/config.json");
@@ -69,28 +96,7 @@ LoadedModel load_model(const std::string& path) {
   Llama m(cfg);
   auto weights = safetensors::load(dir + "/model.safetensors");
   m->load_base_tensors(weights.tensors, dir + "/model.safetensors");
-  if (fs::exists(dir + "/adapter_config.json")) {
-    auto ac = read_json(dir + "/adapter_config.json");
-    const std::string where = dir + "/adapter_config.json";
-    if (!ac.is_object() || ac.value("peft_type", "") != "LORA") fail(where, "peft_type must be \"LORA\"");
-    if (!ac.contains("r") || !ac["r"].is_number_integer()) fail(where, "missing integer 'r'");
-    if (!ac.contains("target_modules") || !ac["target_modules"].is_array())
-      fail(where, "missing 'target_modules' list");
-    LoraConfig lc;
-    lc.r = ac["r"].get<int64_t>();
-    lc.alpha = ac.value("lora_alpha", static_cast<double>(lc.r));
-    lc.dropout = ac.value("lora_dropout", 0.0);
-    lc.targets.clear();
-    for (auto& t : ac["target_modules"]) {
-      if (!t.is_string()) fail(where, "target_modules must be strings");
-      auto s = t.get<std::string>();
-      if (s.size() > 5 && s.substr(s.size() - 5) == "_proj") s = s.substr(0, s.size() - 5);
-      lc.targets.push_back(s);
-    }
-    m->add_lora(lc);
-    auto ad = safetensors::load(dir + "/adapter_model.safetensors");
-    m->load_lora_tensors(ad.tensors, dir + "/adapter_model.safetensors");
-  }
+  if (fs::exists(dir + "/adapter_config.json")) load_adapter(m, dir);
   return LoadedModel{m, tok, dir};
 }
 

@@ -26,6 +26,9 @@ void mark_complete(const std::string& dir);
 // directory. LoRA adapters found there are attached (not merged). Any problem is srl::fail naming the file.
 LoadedModel load_model(const std::string& path);
 
+// Attaches the PEFT LoRA adapter in `dir` (adapter_config.json + adapter_model.safetensors) to `m`.
+void load_adapter(Llama& m, const std::string& dir);
+
 // A fresh randomly initialised model for a tokenizer; the config's vocab must cover the tokenizer's.
 Llama init_model(const LlamaConfig& config, const text::Tokenizer& tok, uint64_t seed);
 

@@ -61,7 +61,7 @@ RMSNormImpl::RMSNormImpl(int64_t d, double e) : eps(e) { weight = register_param
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   // Statistics in fp32 whatever the activation dtype, as HF does.
-  auto xf = x.to(torch::kFloat);
+  auto xf = x.to(at::promote_types(x.scalar_type(), torch::kFloat));
   auto normed = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + eps);
   return weight * normed.to(x.scalar_type());
 }
@@ -236,7 +236,9 @@ torch::Tensor LlamaImpl::attention(Layer& L, int64_t li, const torch::Tensor& x,
   const int64_t S = K.size(2);
   // Group the query heads that share a kv head (head h uses kv head h / G) instead of repeating K and V.
   auto qg = q.transpose(1, 2).reshape({B, KV, G * T, hd});
-  auto scores = torch::matmul(qg, K.transpose(-1, -2).to(qg.scalar_type())).to(torch::kFloat);  // (B,KV,G*T,S)
+  // Scores and softmax in at least fp32 whatever the activation dtype.
+  auto scores = torch::matmul(qg, K.transpose(-1, -2).to(qg.scalar_type()));  // (B, KV, G*T, S)
+  scores = scores.to(at::promote_types(scores.scalar_type(), torch::kFloat));
   scores = scores.mul_(1.0 / std::sqrt(static_cast<double>(hd)));
   if (bias.defined()) scores = (scores.view({B, KV, G, T, S}) + bias.unsqueeze(1)).view({B, KV, G * T, S});
   auto probs = torch::softmax(scores, -1).to(V.scalar_type());
