@@ -10,6 +10,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch
+  libopenblas0-openmp
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iostream>
 #include <thread>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
@@ -21,11 +22,16 @@ struct BenchFlags {
   std::string mode, preset = "small", dtype = "bf16";
   int64_t pairs = 8, batch = 8, seq = 256, prompt = 96, new_tokens = 128, steps = 3;
   int64_t threads = std::thread::hardware_concurrency();
+  std::string profile;  // chrome-trace file of the timed steps (libtorch's legacy profiler)
 };
+
+std::string g_profile;
 
 template <class F>
 double timed(F&& fn, int64_t steps) {
   fn();  // warm-up
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> prof;
+  if (!g_profile.empty()) prof = std::make_unique<torch::autograd::profiler::RecordProfile>(g_profile);
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < steps; ++i) fn();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(steps);
@@ -115,7 +121,11 @@ void register_bench(CLI::App& app) {
   c->add_option("--dtype", f.dtype)->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   c->add_option("--steps", f.steps)->capture_default_str();
   c->add_option("--threads", f.threads)->capture_default_str();
-  c->callback([] { run_bench(f); });
+  c->add_option("--profile", f.profile, "write a chrome trace of the timed steps to this file");
+  c->callback([] {
+    g_profile = f.profile;
+    run_bench(f);
+  });
 }
 
 }  // namespace srl::cli

@@ -1,5 +1,7 @@
 #include "model/llama.hpp"
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 
 #include "core/error.hpp"
@@ -7,13 +9,9 @@
 namespace srl::model {
 
 namespace {
+// Query rows per block of the blocked causal attention (training and prefill).
+constexpr int64_t kCausalBlock = 64;
 using torch::indexing::Slice;
-
-// HF rotate_half: (x1, x2) -> (-x2, x1) over the two halves of the head dimension.
-torch::Tensor rotate_half(const torch::Tensor& x) {
-  auto halves = x.chunk(2, -1);
-  return torch::cat({-halves[1], halves[0]}, -1);
-}
 
 std::shared_ptr<torch::nn::Module> child(torch::nn::Module& parent, const std::string& name) {
   return parent.register_module(name, std::make_shared<torch::nn::Module>());
@@ -104,6 +102,13 @@ LlamaImpl::LlamaImpl(const LlamaConfig& c) : config_(c) {
   auto emb = torch::cat({ang, ang}, -1);
   rope_cos_ = register_buffer("rope_cos", emb.cos().to(torch::kFloat));
   rope_sin_ = register_buffer("rope_sin", emb.sin().to(torch::kFloat));
+  // rotate_half as a matrix: x @ R = cat(-x2, x1). One small matmul instead of split + neg + cat.
+  auto R = torch::zeros({hd, hd});
+  for (int64_t j = 0; j < hd / 2; ++j) {
+    R[j + hd / 2][j] = -1.0;
+    R[j][j + hd / 2] = 1.0;
+  }
+  rope_rot_ = register_buffer("rope_rot", R);
   init_weights(0);
 }
 
@@ -210,17 +215,63 @@ std::vector<std::pair<std::string, torch::Tensor>> LlamaImpl::trainable_paramete
   return out;
 }
 
-torch::Tensor LlamaImpl::attention(Layer& L, int64_t li, const torch::Tensor& x, const torch::Tensor& cos,
-                                   const torch::Tensor& sin, const torch::Tensor& bias, KVCache* cache) {
+uint64_t LlamaImpl::weights_key() {
+  uint64_t h = adapters_enabled() ? 1469598103934665603ULL : 1099511628211ULL;
+  auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  for (auto& L : layers_)
+    for (auto* lin : {&L.q, &L.k, &L.v, &L.gate, &L.up})
+      for (auto* t : {&(*lin)->weight, &(*lin)->lora_A, &(*lin)->lora_B}) {
+        if (!t->defined()) continue;
+        mix(reinterpret_cast<uintptr_t>(t->data_ptr()));
+        mix(static_cast<uint64_t>(t->scalar_type()));
+        mix(t->is_inference() ? 0 : static_cast<uint64_t>(t->_version()));
+      }
+  return h;
+}
+
+// Effective weight of a projection: W, plus the LoRA product when adapters are on.
+torch::Tensor LlamaImpl::effective_weight(LoraLinear& lin) {
+  if (!lin->has_lora() || !adapters_enabled()) return lin->weight;
+  return lin->weight + torch::matmul(lin->lora_B, lin->lora_A) * lin->scaling;
+}
+
+const std::vector<LlamaImpl::Fused>& LlamaImpl::fused_weights() {
+  const uint64_t key = weights_key();
+  if (key != fused_key_ || fused_.size() != layers_.size()) {
+    torch::NoGradGuard ng;
+    fused_.clear();
+    for (auto& L : layers_)
+      fused_.push_back({torch::cat({effective_weight(L.q), effective_weight(L.k), effective_weight(L.v)}, 0),
+                        torch::cat({effective_weight(L.gate), effective_weight(L.up)}, 0)});
+    fused_key_ = key;
+  }
+  return fused_;
+}
+
+torch::Tensor LlamaImpl::attention(Layer& L, const Fused* fused, int64_t li, const torch::Tensor& x,
+                                   const Rope& rope, const torch::Tensor& mask, KVCache* cache) {
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t H = config_.num_attention_heads, KV = config_.num_key_value_heads, hd = config_.head_dim();
   const int64_t G = H / KV;
-  auto q = L.q(x).view({B, T, H, hd});  // (B, T, H, hd)
-  auto k = L.k(x).view({B, T, KV, hd});
-  auto v = L.v(x).view({B, T, KV, hd});
-  auto c = cos.to(q.scalar_type()), s = sin.to(q.scalar_type());  // (B, T, 1, hd)
-  q = q * c + rotate_half(q) * s;
-  k = k * c + rotate_half(k) * s;
+  // One (B, T, H + 2KV, hd) projection: q heads, then k heads, then v heads.
+  torch::Tensor qkv;
+  const bool adapted = has_lora() && adapters_enabled() && (L.q->has_lora() || L.k->has_lora() || L.v->has_lora());
+  if (fused) {
+    qkv = torch::nn::functional::linear(x, fused->qkv);
+  } else if (!adapted) {
+    qkv = torch::nn::functional::linear(x, torch::cat({L.q->weight, L.k->weight, L.v->weight}, 0));
+  } else {
+    qkv = torch::cat({L.q(x), L.k(x), L.v(x)}, -1);
+  }
+  qkv = qkv.view({B, T, H + 2 * KV, hd});
+  // split (not narrow): its backward concatenates the gradients instead of zero-filling full-size buffers.
+  auto qk_v = qkv.split_with_sizes({H + KV, KV}, 2);
+  // RoPE on q and k together; the q rows of the tables carry the 1/sqrt(hd) attention scale.
+  auto rot = torch::addcmul(qk_v[0] * rope.cos, torch::matmul(qk_v[0], rope.rot), rope.sin);  // (B,T,H+KV,hd)
+  auto q_k = rot.split_with_sizes({H, KV}, 2);
+  const auto& q = q_k[0];
+  const auto& k = q_k[1];
+  const auto& v = qk_v[1];
   torch::Tensor K, V;  // (B, KV, S, hd)
   if (cache) {
     auto& ck = cache->k[li];
@@ -233,31 +284,86 @@ torch::Tensor LlamaImpl::attention(Layer& L, int64_t li, const torch::Tensor& x,
     K = k.transpose(1, 2);
     V = v.transpose(1, 2);
   }
-  const int64_t S = K.size(2);
-  // Group the query heads that share a kv head (head h uses kv head h / G) instead of repeating K and V.
-  auto qg = q.transpose(1, 2).reshape({B, KV, G * T, hd});
-  // Scores and softmax in at least fp32 whatever the activation dtype.
-  auto scores = torch::matmul(qg, K.transpose(-1, -2).to(qg.scalar_type()));  // (B, KV, G*T, S)
-  scores = scores.to(at::promote_types(scores.scalar_type(), torch::kFloat));
-  scores = scores.mul_(1.0 / std::sqrt(static_cast<double>(hd)));
-  if (bias.defined()) scores = (scores.view({B, KV, G, T, S}) + bias.unsqueeze(1)).view({B, KV, G * T, S});
-  auto probs = torch::softmax(scores, -1).to(V.scalar_type());
-  auto out = torch::matmul(probs, V);  // (B, KV, G*T, hd)
-  out = out.view({B, H, T, hd}).transpose(1, 2).reshape({B, T, H * hd});
+  const int64_t S = K.size(2), past = S - T;
+  // Query heads sharing a kv head (head h uses kv head h / G) are stacked as rows (t-major: row = t*G + g)
+  // instead of repeating K and V.
+  auto qg = q.view({B, T, KV, G, hd}).permute({0, 2, 1, 3, 4}).reshape({B * KV, T * G, hd});
+  auto Kt = K.reshape({B * KV, S, hd}).transpose(1, 2).to(qg.scalar_type());  // (B*KV, hd, S)
+  auto Vb = V.reshape({B * KV, S, hd});
+  const auto acc = at::promote_types(qg.scalar_type(), torch::kFloat);  // softmax in at least fp32
+  torch::Tensor out;  // (B*KV, T*G, hd)
+  const bool pure_causal = !(cache && cache->has_padding);
+  if (pure_causal && T >= 2 * kCausalBlock) {
+    // Causal attention in query blocks: block j only reads keys up to its own last position, so the
+    // masked upper triangle is (mostly) never computed; only each block's diagonal square is masked.
+    std::vector<torch::Tensor> outs;
+    const int64_t bq = kCausalBlock;
+    auto lopt = torch::TensorOptions().dtype(torch::kLong).device(q.device());
+    auto diag = (torch::arange(bq, lopt).view({1, bq}) > torch::arange(bq * G, lopt).view({bq * G, 1}).div(G, "floor"));
+    for (int64_t t0 = 0; t0 < T; t0 += bq) {
+      const int64_t n = std::min(bq, T - t0), keys = past + t0 + n;
+      auto sc = torch::bmm(qg.narrow(1, t0 * G, n * G), Kt.narrow(2, 0, keys));  // (B*KV, n*G, keys)
+      sc.narrow(2, past + t0, n).masked_fill_(diag.narrow(0, 0, n * G).narrow(1, 0, n), -INFINITY);
+      auto probs = torch::softmax(sc, -1, acc).to(Vb.scalar_type());
+      outs.push_back(torch::bmm(probs, Vb.narrow(1, 0, keys)));
+    }
+    out = torch::cat(outs, 1);
+  } else {
+    auto scores = torch::bmm(qg, Kt);  // (B*KV, T*G, S)
+    if (mask.defined())
+      scores = scores.view({B, KV, T, G, S}).masked_fill(mask.unsqueeze(3), -INFINITY).view({B * KV, T * G, S});
+    out = torch::bmm(torch::softmax(scores, -1, acc).to(Vb.scalar_type()), Vb);
+  }
+  out = out.view({B, KV, T, G, hd}).permute({0, 2, 1, 3, 4}).reshape({B, T, H * hd});
   return L.o(out);
+}
+
+torch::Tensor LlamaImpl::mlp(Layer& L, const Fused* fused, const torch::Tensor& h) {
+  const int64_t F = config_.intermediate_size;
+  const bool adapted = has_lora() && adapters_enabled() && (L.gate->has_lora() || L.up->has_lora());
+  torch::Tensor gu;
+  if (fused) {
+    gu = torch::nn::functional::linear(h, fused->gate_up);
+  } else if (!adapted) {
+    gu = torch::nn::functional::linear(h, torch::cat({L.gate->weight, L.up->weight}, 0));
+  } else {
+    auto u = L.up(h);
+    auto g = L.gate(h);
+    return L.down((torch::silu(g.to(at::promote_types(g.scalar_type(), torch::kFloat))) * u).to(u.scalar_type()));
+  }
+  auto g_u = gu.split(F, -1);
+  if (!torch::GradMode::is_enabled()) return L.down(torch::silu(g_u[0]) * g_u[1]);
+  // Training: SiLU in fp32, since libtorch's bf16 SiLU kernels (forward and especially backward) are slower
+  // on large tensors than casting around the fp32 ones.
+  const auto acc = at::promote_types(g_u[0].scalar_type(), torch::kFloat);
+  return L.down((torch::silu(g_u[0].to(acc)) * g_u[1]).to(g_u[1].scalar_type()));
 }
 
 torch::Tensor LlamaImpl::forward(const torch::Tensor& ids, const torch::Tensor& positions, KVCache* cache) {
   const int64_t B = ids.size(0), T = ids.size(1);
+  const int64_t H = config_.num_attention_heads, KV = config_.num_key_value_heads, hd = config_.head_dim();
   if (cache && cache->len + T > cache->capacity())
     fail("generate", "sequence of " + std::to_string(cache->len + T) + " tokens exceeds the KV cache capacity " +
                          std::to_string(cache->capacity()));
   auto x = torch::embedding(embed_, ids);  // (B, T, D)
-  auto cos = rope_cos_.index_select(0, positions.reshape({-1})).view({B, T, 1, -1});
-  auto sin = rope_sin_.index_select(0, positions.reshape({-1})).view({B, T, 1, -1});
+  // Activation dtype of the projections: bf16 under autocast, else the weights' own dtype.
+  const bool autocast = ids.is_cuda() ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  const auto act = autocast ? torch::kBFloat16 : x.scalar_type();
+  // Rope tables for q and k heads at these positions, (B, T, H+KV, hd); q rows pre-scaled by 1/sqrt(hd).
+  Rope rope;
+  {
+    auto flat = positions.reshape({-1});
+    auto cos = rope_cos_.index_select(0, flat).view({B, T, 1, hd});
+    auto sin = rope_sin_.index_select(0, flat).view({B, T, 1, hd});
+    auto scale = torch::ones({1, 1, H + KV, 1}, cos.options());
+    scale.narrow(2, 0, H).fill_(1.0 / std::sqrt(static_cast<double>(hd)));
+    rope.cos = (cos * scale).to(act);
+    rope.sin = (sin * scale).to(act);
+    rope.rot = rope_rot_.to(act);
+  }
 
-  // Additive attention bias (B, 1, T, S) or undefined when plain causal masking is not needed.
-  torch::Tensor bias;
+  // Attention mask (B|1, 1, T, S), true = blocked; undefined when plain causal masking is not needed.
+  torch::Tensor mask;
   const int64_t past = cache ? cache->len : 0, S = past + T;
   if (T > 1 || (cache && cache->has_padding)) {
     auto lopt = torch::TensorOptions().dtype(torch::kLong).device(ids.device());
@@ -269,16 +375,14 @@ torch::Tensor LlamaImpl::forward(const torch::Tensor& ids, const torch::Tensor& 
       // A padding query may always see itself, so no row is fully masked (which would give NaN).
       allowed = (allowed & valid) | (kpos == qpos).unsqueeze(0);
     }
-    bias = torch::zeros(allowed.sizes(), torch::TensorOptions().dtype(torch::kFloat).device(ids.device()))
-               .masked_fill_(allowed.logical_not(), -INFINITY);
-    bias = bias.unsqueeze(1);  // (B|1, 1, T, S)
-    if (bias.size(0) != B) bias = bias.expand({B, 1, T, S});
+    mask = allowed.logical_not().unsqueeze(1);
   }
+  const std::vector<Fused>* fused = torch::GradMode::is_enabled() ? nullptr : &fused_weights();
   for (size_t li = 0; li < layers_.size(); ++li) {
     auto& L = layers_[li];
-    x = x + attention(L, static_cast<int64_t>(li), L.input_layernorm(x), cos, sin, bias, cache);
-    auto h = L.post_attention_layernorm(x);
-    x = x + L.down(torch::silu(L.gate(h)) * L.up(h));
+    const Fused* f = fused ? &(*fused)[li] : nullptr;
+    x = x + attention(L, f, static_cast<int64_t>(li), L.input_layernorm(x), rope, mask, cache);
+    x = x + mlp(L, f, L.post_attention_layernorm(x));
   }
   if (cache) cache->len += T;
   return norm_(x);

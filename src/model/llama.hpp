@@ -89,9 +89,21 @@ class LlamaImpl : public torch::nn::Module {
     RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
     LoraLinear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr}, gate{nullptr}, up{nullptr}, down{nullptr};
   };
-  torch::Tensor attention(Layer& L, int64_t li, const torch::Tensor& x, const torch::Tensor& cos,
-                          const torch::Tensor& sin, const torch::Tensor& bias, KVCache* cache);
+  // Inference-only concatenated weights (q|k|v and gate|up, LoRA folded in when on), rebuilt whenever a
+  // source weight changes (tracked through data pointers and version counters).
+  struct Fused {
+    torch::Tensor qkv, gate_up;
+  };
+  struct Rope {
+    torch::Tensor cos, sin, rot;  // (B, T, H+KV, hd) tables and the (hd, hd) rotate_half matrix
+  };
+  torch::Tensor attention(Layer& L, const Fused* fused, int64_t li, const torch::Tensor& x, const Rope& rope,
+                          const torch::Tensor& mask, KVCache* cache);
+  torch::Tensor mlp(Layer& L, const Fused* fused, const torch::Tensor& h);
   std::map<std::string, LoraLinear> projections();
+  uint64_t weights_key();
+  torch::Tensor effective_weight(LoraLinear& lin);
+  const std::vector<Fused>& fused_weights();
 
   LlamaConfig config_;
   LoraConfig lora_;
@@ -101,6 +113,9 @@ class LlamaImpl : public torch::nn::Module {
   RMSNorm norm_{nullptr};
   std::vector<Layer> layers_;
   torch::Tensor rope_cos_, rope_sin_;  // (max_pos, hd) fp32 buffers
+  torch::Tensor rope_rot_;             // (hd, hd)
+  std::vector<Fused> fused_;
+  uint64_t fused_key_ = 0;
 };
 TORCH_MODULE(Llama);
 
