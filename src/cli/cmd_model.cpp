@@ -50,6 +50,7 @@ struct SamplingFlags {
     p.max_new_tokens = max_new_tokens;
     p.seed = static_cast<uint64_t>(seed);
     for (int id : text::stop_ids(tok)) p.stop_ids.push_back(id);
+    p.vocab_limit = tok.vocab_size();
     return p;
   }
 };

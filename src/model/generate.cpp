@@ -21,11 +21,14 @@ uint64_t splitmix64(uint64_t x) {
 int64_t sample_token(const float* logits, int64_t V, const SamplingParams& p, double u, float* logprob) {
   const bool greedy = p.temperature <= 0.0;
   const double inv_t = greedy ? 1.0 : 1.0 / p.temperature;
-  // log-sum-exp of the temperature-scaled logits, in double for a stable log-prob.
+  // Candidates are ids below vocab_limit; the log-prob is normalised over the whole output layer, as the
+  // trainer's log_softmax is. log-sum-exp in double for a stable log-prob.
+  const int64_t Vs = p.vocab_limit > 0 ? std::min(p.vocab_limit, V) : V;
   double mx = -INFINITY;
+  for (int64_t i = 0; i < V; ++i) mx = std::max<double>(mx, logits[i]);
   int64_t arg = 0;
-  for (int64_t i = 0; i < V; ++i)
-    if (logits[i] > mx) mx = logits[i], arg = i;
+  for (int64_t i = 1; i < Vs; ++i)
+    if (logits[i] > logits[arg]) arg = i;
   double sum = 0;
   for (int64_t i = 0; i < V; ++i) sum += std::exp((logits[i] - mx) * inv_t);
   const double lse = std::log(sum);
@@ -35,11 +38,11 @@ int64_t sample_token(const float* logits, int64_t V, const SamplingParams& p, do
     return arg;
   }
   // Candidates sorted by logit (descending), cut by top-k then by top-p on the scaled distribution.
-  std::vector<int64_t> idx(V);
+  std::vector<int64_t> idx(Vs);
   std::iota(idx.begin(), idx.end(), 0);
-  int64_t keep = V;
-  if (p.top_k > 0 && p.top_k < V) keep = p.top_k;
-  const bool need_sort = keep < V || p.top_p < 1.0;
+  int64_t keep = Vs;
+  if (p.top_k > 0 && p.top_k < Vs) keep = p.top_k;
+  const bool need_sort = keep < Vs || p.top_p < 1.0;
   if (need_sort) {
     std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(),
                       [&](int64_t a, int64_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });

@@ -17,6 +17,9 @@ struct SamplingParams {
   int64_t max_new_tokens = 128;
   uint64_t seed = 0;  // sequence i uses a stream derived from (seed, i): results don't depend on batch mates
   std::vector<int64_t> stop_ids;
+  // Only ids below this are sampled (0 = the whole output layer). The model's vocab_size may exceed the
+  // tokenizer's (padded shapes); those extra rows are never valid tokens.
+  int64_t vocab_limit = 0;
 };
 
 struct Generation {

@@ -191,3 +191,18 @@ TEST(Llama, BlockedCausalAttentionMatchesTokenByTokenDecode) {
   torch::GradMode::set_enabled(false);
   EXPECT_TRUE(torch::allclose(trained, full, 1e-5, 1e-5));
 }
+
+TEST(Llama, SamplerNeverPicksIdsBeyondVocabLimit) {
+  // The padded rows (ids >= the tokenizer's size) hold the largest logits here, yet are never chosen.
+  std::vector<float> logits = {0.5f, 2.0f, 1.0f, 9.0f, 8.0f};
+  SamplingParams p;
+  p.vocab_limit = 3;
+  float lp = 0;
+  p.temperature = 0;
+  EXPECT_EQ(sample_token(logits.data(), 5, p, 0.3, &lp), 1);
+  double lse = 0;
+  for (float l : logits) lse += std::exp(l);
+  EXPECT_NEAR(lp, 2.0 - std::log(lse), 1e-5);  // normalised over the whole output layer
+  p.temperature = 1.0;
+  for (double u : {0.0, 0.4, 0.8, 0.9999}) EXPECT_LT(sample_token(logits.data(), 5, p, u, &lp), 3);
+}
