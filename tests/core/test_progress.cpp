@@ -1,14 +1,10 @@
 // Tests for core/progress.hpp: silent off-terminal, frame text, and throttled drawing on a pty.
 #include "core/progress.hpp"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <thread>
 
 TEST(Progress, SilentWhenNotATerminal) {
   std::FILE* f = std::tmpfile();
