@@ -26,8 +26,10 @@ struct SamplingFlags {
   int64_t max_new_tokens = 256;
   int64_t seed = 0;
   std::string dtype = "fp32";
+  std::string device = "cpu";
   int64_t threads = 0;
   void add(CLI::App* c) {
+    c->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
     c->add_option("--temperature", temperature, "0 = greedy")->capture_default_str();
     c->add_option("--top-k", top_k, "0 = off")->capture_default_str();
     c->add_option("--top-p", top_p, "nucleus sampling mass (1 = off)")->capture_default_str();
@@ -55,11 +57,14 @@ struct SamplingFlags {
   }
 };
 
-model::LoadedModel load_for_inference(const std::string& dir, const std::string& dtype, int64_t threads) {
+model::LoadedModel load_for_inference(const std::string& dir, const std::string& dtype, int64_t threads,
+                                      const std::string& device) {
   train::ComputeSection cs;
   cs.threads = threads;
-  train::setup_compute(cs, "--threads");
+  cs.device = device;
+  auto cmp = train::setup_compute(cs, "--device");
   auto lm = model::load_model(dir);
+  lm.model->to(cmp.device);
   lm.model->eval();
   // Inference keeps the adapters separate so `--no-adapters` style switches stay possible; bf16 halves traffic.
   if (dtype == "bf16") lm.model->to(torch::kBFloat16);
@@ -154,7 +159,7 @@ void register_generate(CLI::App& app) {
   sf.add(c);
   c->callback([] {
     if (n < 1) fail("--n", "must be at least 1");
-    auto lm = load_for_inference(model_dir, sf.dtype, sf.threads);
+    auto lm = load_for_inference(model_dir, sf.dtype, sf.threads, sf.device);
     auto params = sf.params(lm.tokenizer);
     std::vector<int> ids;
     if (raw) {
@@ -192,7 +197,7 @@ void register_chat(CLI::App& app) {
   c->add_option("--system", system, "optional system message");
   sf.add(c);
   c->callback([] {
-    auto lm = load_for_inference(model_dir, sf.dtype, sf.threads);
+    auto lm = load_for_inference(model_dir, sf.dtype, sf.threads, sf.device);
     auto params = sf.params(lm.tokenizer);
     std::vector<text::Message> history;
     if (!system.empty()) history.push_back({"system", system});
@@ -233,7 +238,7 @@ void register_logprobs(CLI::App& app) {
   g->add_option("--ids", ids_in, "comma-separated token ids, used as given");
   g->require_option(1);
   c->callback([] {
-    auto lm = load_for_inference(model_dir, "fp32", 0);
+    auto lm = load_for_inference(model_dir, "fp32", 0, "cpu");
     std::vector<int64_t> ids;
     if (!ids_in.empty()) {
       std::stringstream ss(ids_in);

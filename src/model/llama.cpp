@@ -100,8 +100,12 @@ LlamaImpl::LlamaImpl(const LlamaConfig& c) : config_(c) {
   auto inv = torch::pow(c.rope_theta, -torch::arange(0, hd, 2, torch::kDouble) / static_cast<double>(hd));
   auto ang = torch::outer(torch::arange(c.max_position_embeddings, torch::kDouble), inv);
   auto emb = torch::cat({ang, ang}, -1);
-  rope_cos_ = register_buffer("rope_cos", emb.cos().to(torch::kFloat));
-  rope_sin_ = register_buffer("rope_sin", emb.sin().to(torch::kFloat));
+  // Per position and head (q heads, then k heads), so forward() needs one lookup: the q rows carry the
+  // 1/sqrt(hd) attention scale (RoPE is linear, so scaling before or after rotating is the same).
+  auto scale = torch::ones({1, H + KV, 1}, torch::kDouble);
+  scale.narrow(1, 0, H).fill_(1.0 / std::sqrt(static_cast<double>(hd)));
+  rope_cos_ = register_buffer("rope_cos", (emb.cos().unsqueeze(1) * scale).to(torch::kFloat));
+  rope_sin_ = register_buffer("rope_sin", (emb.sin().unsqueeze(1) * scale).to(torch::kFloat));
   // rotate_half as a matrix: x @ R = cat(-x2, x1). One small matmul instead of split + neg + cat.
   auto R = torch::zeros({hd, hd});
   for (int64_t j = 0; j < hd / 2; ++j) {
@@ -327,16 +331,10 @@ torch::Tensor LlamaImpl::mlp(Layer& L, const Fused* fused, const torch::Tensor& 
   } else if (!adapted) {
     gu = torch::nn::functional::linear(h, torch::cat({L.gate->weight, L.up->weight}, 0));
   } else {
-    auto u = L.up(h);
-    auto g = L.gate(h);
-    return L.down((torch::silu(g.to(at::promote_types(g.scalar_type(), torch::kFloat))) * u).to(u.scalar_type()));
+    return L.down(torch::silu(L.gate(h)) * L.up(h));
   }
   auto g_u = gu.split(F, -1);
-  if (!torch::GradMode::is_enabled()) return L.down(torch::silu(g_u[0]) * g_u[1]);
-  // Training: SiLU in fp32, since libtorch's bf16 SiLU kernels (forward and especially backward) are slower
-  // on large tensors than casting around the fp32 ones.
-  const auto acc = at::promote_types(g_u[0].scalar_type(), torch::kFloat);
-  return L.down((torch::silu(g_u[0].to(acc)) * g_u[1]).to(g_u[1].scalar_type()));
+  return L.down(torch::silu(g_u[0]) * g_u[1]);
 }
 
 torch::Tensor LlamaImpl::forward(const torch::Tensor& ids, const torch::Tensor& positions, KVCache* cache) {
@@ -353,12 +351,8 @@ torch::Tensor LlamaImpl::forward(const torch::Tensor& ids, const torch::Tensor& 
   Rope rope;
   {
     auto flat = positions.reshape({-1});
-    auto cos = rope_cos_.index_select(0, flat).view({B, T, 1, hd});
-    auto sin = rope_sin_.index_select(0, flat).view({B, T, 1, hd});
-    auto scale = torch::ones({1, 1, H + KV, 1}, cos.options());
-    scale.narrow(2, 0, H).fill_(1.0 / std::sqrt(static_cast<double>(hd)));
-    rope.cos = (cos * scale).to(act);
-    rope.sin = (sin * scale).to(act);
+    rope.cos = rope_cos_.index_select(0, flat).view({B, T, H + KV, hd}).to(act);
+    rope.sin = rope_sin_.index_select(0, flat).view({B, T, H + KV, hd}).to(act);
     rope.rot = rope_rot_.to(act);
   }
 

@@ -112,7 +112,7 @@ class LlamaImpl : public torch::nn::Module {
   torch::Tensor lm_head_;  // (V, D) "lm_head.weight", undefined when tied
   RMSNorm norm_{nullptr};
   std::vector<Layer> layers_;
-  torch::Tensor rope_cos_, rope_sin_;  // (max_pos, hd) fp32 buffers
+  torch::Tensor rope_cos_, rope_sin_;  // (max_pos, H+KV, hd) fp32 buffers, q rows pre-scaled
   torch::Tensor rope_rot_;             // (hd, hd)
   std::vector<Fused> fused_;
   uint64_t fused_key_ = 0;

@@ -1,4 +1,4 @@
-// Tests for core/progress.hpp: silent off-terminal, frame text, and throttled drawing on a pty.
+// Tests for core/progress.hpp: silent off-terminal, frame text, and throttled drawing (forced on a plain file).
 #include "core/progress.hpp"
 
 #include <gtest/gtest.h>
