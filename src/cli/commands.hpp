@@ -11,5 +11,10 @@ void register_chat(CLI::App& app);
 void register_logprobs(CLI::App& app);
 void register_sft(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_data(CLI::App& app);
+// Parts of `data`, each in its own file: validate/import/export, anonymize/split, generate.
+void register_data_io(CLI::App& data);
+void register_data_clean(CLI::App& data);
+void register_data_generate(CLI::App& data);
 
 }  // namespace srl::cli

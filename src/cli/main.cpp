@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   srl::cli::register_logprobs(app);
   srl::cli::register_sft(app);
   srl::cli::register_bench(app);
+  srl::cli::register_data(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
