@@ -20,8 +20,8 @@ else
 fi
 
 echo "== chat: one exchange with the fine-tuned model"
-echo "you> Hi, I ordered a tent last week (order A12345) and it arrived damaged. What can I do?"
-echo "Hi, I ordered a tent last week (order A12345) and it arrived damaged. What can I do?" |
+echo "you> Hello. Order A12345: the tent arrived broken. What now?"
+echo "Hello. Order A12345: the tent arrived broken. What now?" |
   "$SRL" chat --model "$OUT/sft" --temperature 0 --max-new-tokens 128
 echo
 echo "Training metrics: $OUT/sft/metrics.jsonl   Chat yourself: $SRL chat --model $OUT/sft"
