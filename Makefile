@@ -20,6 +20,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure
 
 bench: build
+	bash scripts/setup.sh bench
 	bash bench/compare.sh
 
 clean:

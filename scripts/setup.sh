@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages supportrl builds and tests with, only those that are missing.
 # Runs as root on a fresh Debian 12 machine (apt-get update first); a no-op when all are present.
+# `setup.sh bench` also installs python3-torch, which only the PyTorch peer benchmark needs.
 set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libtorch-dev
-  libsentencepiece-dev sentencepiece
+  libsentencepiece-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3-torch
   libopenblas0-openmp
 )
+if [ "${1:-}" = "bench" ]; then PACKAGES+=(python3-torch); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
