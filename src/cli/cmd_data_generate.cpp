@@ -1,13 +1,81 @@
 // `supportrl data generate --out-dir DIR --seed N [--pairs-per-prompt K] [--noise X]`: the synthetic
-// Northwind Gear preference data set (src/data/generate_dataset.hpp).
+// Northwind Gear preference data set (src/data/generate_dataset.hpp). With --candidates-from, each train
+// and val prompt also gets a pair in which one side is a reply sampled from a trained policy (the "baseline
+// model drafts"), labelled by the same panel.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include "cli/commands.hpp"
+#include "core/fs.hpp"
+#include "core/hash.hpp"
 #include "data/generate_dataset.hpp"
+#include "model/checkpoint.hpp"
+#include "model/generate.hpp"
 
 namespace srl::cli {
+
+namespace {
+
+// Appends one policy-draft pair per prompt of `recs` (the prompt's first pair supplies the other side).
+// Returns how many were added; replies that are empty or equal to the other side are skipped.
+size_t add_policy_pairs(std::vector<data::PreferenceRecord>& recs, model::LoadedModel& lm, data::AnnotatorPanel& panel,
+                        uint64_t seed, size_t* skipped) {
+  std::vector<size_t> firsts;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < recs.size(); ++i)
+    if (seen.insert(recs[i].prompt).second) firsts.push_back(i);
+  model::SamplingParams sp;
+  sp.temperature = 0.8;
+  sp.top_p = 0.95;
+  sp.max_new_tokens = 160;
+  sp.seed = seed;
+  sp.vocab_limit = lm.tokenizer.vocab_size();
+  for (int id : text::stop_ids(lm.tokenizer)) sp.stop_ids.push_back(id);
+  std::vector<data::PreferenceRecord> added;
+  const size_t kBatch = 16;
+  for (size_t c = 0; c < firsts.size(); c += kBatch) {
+    std::vector<std::vector<int64_t>> prompts;
+    for (size_t k = c; k < std::min(firsts.size(), c + kBatch); ++k) {
+      auto ids = text::render_prompt(lm.tokenizer, {{"user", recs[firsts[k]].prompt}});
+      prompts.emplace_back(ids.begin(), ids.end());
+    }
+    sp.seed = seed + c;
+    auto gens = model::generate(lm.model, prompts, sp);
+    for (size_t k = 0; k < gens.size(); ++k) {
+      const auto& base = recs[firsts[c + k]];
+      std::vector<int> toks(gens[k].tokens.begin(), gens[k].tokens.end());
+      std::string draft = text::parse_reply(lm.tokenizer, toks).message.content;
+      const std::string& other = base.response_a;
+      if (draft.find_first_not_of(" \t\n\r") == std::string::npos || draft == other) {
+        ++*skipped;
+        continue;
+      }
+      data::PreferenceRecord r = base;
+      r.id = base.id + "-policy";
+      const bool policy_first = (std::stoull(fnv1a64_hex(r.id + std::to_string(seed)), nullptr, 16) & 1) != 0;
+      r.response_a = policy_first ? draft : other;
+      r.response_b = policy_first ? other : draft;
+      std::string other_label;
+      for (auto& [k2, v] : base.tags)
+        if (k2 == "variation_a") other_label = v;
+      for (auto& [k2, v] : r.tags) {
+        if (k2 == "variation_a") v = policy_first ? "policy" : other_label;
+        if (k2 == "variation_b") v = policy_first ? other_label : "policy";
+      }
+      auto j = panel.judge(base.expectation, r.response_a, r.response_b);
+      r.winner = j.winner;
+      r.rationale = j.rationale;
+      r.prob_a = j.prob_a;
+      added.push_back(std::move(r));
+    }
+  }
+  recs.insert(recs.end(), added.begin(), added.end());
+  return added.size();
+}
+
+}  // namespace
 
 void register_data_generate(CLI::App& data) {
   auto* c = data.add_subcommand("generate", "Generate the synthetic support preference data set and its card");
@@ -26,9 +94,31 @@ void register_data_generate(CLI::App& data) {
   c->add_option("--eval-prompts", opt.eval_prompts, "held-out eval prompts")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   c->add_option("--sft", opt.sft_conversations, "SFT conversations")->capture_default_str()->check(CLI::NonNegativeNumber);
+  static std::string candidates_from;
+  c->add_option("--candidates-from", candidates_from,
+                "run or checkpoint dir: add a pair per prompt with a reply sampled from this policy");
   c->callback([] {
     auto t0 = std::chrono::steady_clock::now();
-    auto ds = data::generate_dataset(opt);
+    data::GeneratedDataset ds;
+    if (candidates_from.empty()) {
+      ds = data::generate_dataset(opt);
+    } else {
+      ds = data::build_dataset(opt);
+      auto lm = model::load_model(candidates_from);
+      lm.model->eval();
+      auto panel = data::dataset_panel(opt);
+      size_t skipped = 0;
+      size_t n = add_policy_pairs(ds.train, lm, panel, opt.seed * 7919 + 1, &skipped);
+      n += add_policy_pairs(ds.val, lm, panel, opt.seed * 7919 + 2, &skipped);
+      auto files = data::render_dataset_files(ds, opt);
+      files["README.md"] += "\n## Policy drafts\n\n" + std::to_string(n) + " pairs (one per train/val prompt) have one side "
+                            "sampled from the policy in `" + lm.dir + "` (temperature 0.8, top-p 0.95), labelled `policy` in "
+                            "`tags.variation_a`/`variation_b` and judged by the same panel; " + std::to_string(skipped) +
+                            " empty or duplicate drafts were skipped.\n";
+      fs::make_dirs(opt.out_dir);
+      for (const auto& [name, bytes] : files) fs::write_file_atomic(opt.out_dir + "/" + name, bytes);
+      std::printf("data generate: added %zu policy-draft pairs from %s (%zu skipped)\n", n, lm.dir.c_str(), skipped);
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     size_t ties = 0;
     for (const auto* v : {&ds.train, &ds.val})

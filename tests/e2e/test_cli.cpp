@@ -170,3 +170,28 @@ TEST_F(Cli, BadModelInputsAreOneLineExit2) {
   expect_bad_input(run("init --preset huge --tokenizer " + kTmp + "/tok --out " + kTmp + "/x"), "huge");
   expect_bad_input(run("generate --model " + kTmp + "/model --prompt hi --top-p 0"), "--top-p");
 }
+
+TEST_F(Cli, DataGenerateWithPolicyDraftsValidates) {
+  const std::string out = kTmp + "/gen";
+  auto g = run("data generate --out-dir " + out + " --seed 3 --train-pairs 30 --val-pairs 6 --rl-prompts 5 " +
+               "--eval-prompts 24 --sft 5 --candidates-from " + kTmp + "/model");
+  ASSERT_EQ(g.code, 0) << g.err;
+  EXPECT_NE(g.out.find("policy-draft pairs"), std::string::npos) << g.out;
+  auto v = run("data validate " + out + "/support_preference_train.jsonl " + out + "/support_preference_val.jsonl");
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+  std::ifstream in(out + "/support_preference_train.jsonl");
+  std::string line;
+  int policy = 0, total = 0;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    ++total;
+    if (j["tags"]["variation_a"] == "policy" || j["tags"]["variation_b"] == "policy") ++policy;
+  }
+  EXPECT_GT(policy, 0);
+  EXPECT_GT(total, 30);
+  std::ifstream card(out + "/README.md");
+  std::string text((std::istreambuf_iterator<char>(card)), {});
+  EXPECT_NE(text.find("Policy drafts"), std::string::npos);
+  // A missing policy directory is a clear error.
+  expect_bad_input(run("data generate --out-dir " + out + "2 --seed 3 --candidates-from " + kTmp + "/nope"), "nope");
+}
