@@ -9,6 +9,13 @@
 namespace srl::model {
 
 namespace {
+// silu(g) * u. With gradients, as g * sigmoid(g) * u: libtorch 1.13's bf16 SiLU kernels are slow on CPU
+// (forward + backward measured 4.7 ms against 3.0 ms for this form on 2048 x 704).
+torch::Tensor silu_mul(const torch::Tensor& g, const torch::Tensor& u) {
+  if (!torch::GradMode::is_enabled()) return torch::silu(g) * u;
+  return g * torch::sigmoid(g) * u;
+}
+
 // Query rows per block of the blocked causal attention (training and prefill).
 constexpr int64_t kCausalBlock = 64;
 using torch::indexing::Slice;
@@ -294,7 +301,9 @@ torch::Tensor LlamaImpl::attention(Layer& L, const Fused* fused, int64_t li, con
   auto qg = q.view({B, T, KV, G, hd}).permute({0, 2, 1, 3, 4}).reshape({B * KV, T * G, hd});
   auto Kt = K.reshape({B * KV, S, hd}).transpose(1, 2).to(qg.scalar_type());  // (B*KV, hd, S)
   auto Vb = V.reshape({B * KV, S, hd});
-  const auto acc = at::promote_types(qg.scalar_type(), torch::kFloat);  // softmax in at least fp32
+  // Softmax in the activation dtype for bf16 (libtorch's CPU kernel accumulates bf16 in fp32 and the
+  // probabilities feed a bf16 matmul anyway), else in at least fp32.
+  const auto acc = qg.scalar_type() == torch::kBFloat16 ? torch::kBFloat16 : at::promote_types(qg.scalar_type(), torch::kFloat);
   torch::Tensor out;  // (B*KV, T*G, hd)
   const bool pure_causal = !(cache && cache->has_padding);
   if (pure_causal && T >= 2 * kCausalBlock) {
@@ -331,10 +340,10 @@ torch::Tensor LlamaImpl::mlp(Layer& L, const Fused* fused, const torch::Tensor& 
   } else if (!adapted) {
     gu = torch::nn::functional::linear(h, torch::cat({L.gate->weight, L.up->weight}, 0));
   } else {
-    return L.down(torch::silu(L.gate(h)) * L.up(h));
+    return L.down(silu_mul(L.gate(h), L.up(h)));
   }
   auto g_u = gu.split(F, -1);
-  return L.down(torch::silu(g_u[0]) * g_u[1]);
+  return L.down(silu_mul(g_u[0], g_u[1]));
 }
 
 torch::Tensor LlamaImpl::forward(const torch::Tensor& ids, const torch::Tensor& positions, KVCache* cache) {

@@ -1,0 +1,35 @@
+// Sequence log-probabilities of (prompt, response) pairs: the contract DPO, RL and evaluation use.
+// For each row, sum over response tokens of log p(token | prompt + earlier response tokens), under the
+// model's full output distribution (log_softmax over the whole vocabulary, fp32), differentiable.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "model/llama.hpp"
+
+namespace srl::train {
+
+// One row per pair: a shared prompt and two responses. Every prompt and response must be non-empty, ids
+// inside the vocabulary, and prompt + each response within the model's context.
+struct PairedSequences {
+  std::vector<std::vector<int64_t>> prompts, chosen, rejected;
+};
+
+// (B,) float tensors on the model's device: summed response log-probs and response token counts.
+struct SequenceLogps {
+  torch::Tensor chosen, rejected;
+  torch::Tensor chosen_tokens, rejected_tokens;
+};
+
+// Reference: each (prompt + response) as its own right-padded row, one full causal forward.
+SequenceLogps sequence_logps_unshared(model::Llama& m, const PairedSequences& b);
+
+// Prefix-shared: each prompt is run ONCE (left-padded, into a KV cache of batch B); the cache rows are
+// then duplicated (index_select, so gradients of both responses flow back into the one prompt
+// computation) and both responses continue from it in one batch of 2B (right-padded). Only response
+// positions reach the output projection. Same numbers and gradients as sequence_logps_unshared.
+SequenceLogps sequence_logps(model::Llama& m, const PairedSequences& b);
+
+}  // namespace srl::train
