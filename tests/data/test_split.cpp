@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli_runner.hpp"
 #include "core/error.hpp"
 #include "data/anonymize.hpp"
 #include "data/split.hpp"
@@ -152,26 +153,8 @@ TEST(Split, SpecValidation) {
 namespace {
 namespace stdfs = std::filesystem;
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-
-Run run_cli(const std::string& args) {
-  const auto dir = stdfs::temp_directory_path() / ("srl_test_data_clean_" + std::to_string(::getpid()));
-  stdfs::create_directories(dir);
-  const std::string err_file = (dir / "stderr.txt").string();
-  FILE* p = popen((std::string(SRL_BINARY) + " " + args + " 2> " + err_file).c_str(), "r");
-  Run r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
-}
+using Run = srl_test::CliResult;
+using srl_test::run_cli;
 
 std::string slurp(const stdfs::path& p) {
   std::ifstream f(p, std::ios::binary);

@@ -1,13 +1,12 @@
 // The supportrl binary as a user meets it: the model commands work end to end, and every kind of bad
 // input gives exit code 2 with one line on stderr naming what and where (never a crash or a backtrace).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
 
 namespace stdfs = std::filesystem;
 
@@ -16,26 +15,9 @@ const std::string kBin = SRL_BINARY;
 const std::string kSrc = SRL_SOURCE_DIR;
 const std::string kTmp = (stdfs::temp_directory_path() / "srl_test_cli").string();
 
-struct Result {
-  int code;
-  std::string out, err;
-};
+using Result = srl_test::CliResult;
 
-Result run(const std::string& args, const std::string& stdin_text = "") {
-  const std::string err_file = kTmp + "/stderr.txt", in_file = kTmp + "/stdin.txt";
-  std::ofstream(in_file) << stdin_text;
-  const std::string cmd = kBin + " " + args + " < " + in_file + " 2> " + err_file;
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  std::ifstream e(err_file);
-  r.err.assign(std::istreambuf_iterator<char>(e), {});
-  return r;
-}
+Result run(const std::string& args, const std::string& stdin_text = "") { return srl_test::run_cli(args, stdin_text); }
 
 void write(const std::string& path, const std::string& text) {
   stdfs::create_directories(stdfs::path(path).parent_path());
