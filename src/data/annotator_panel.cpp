@@ -262,15 +262,16 @@ Judgment AnnotatorPanel::judge(const Expectation& e, const std::string& a, const
     if (!lose.weakness[k].empty()) reason += std::string(" (") + L + " " + lose.weakness[k] + ")";
     reasons.push_back(reason);
   }
-  std::string s;
+  // Built by appending: GCC 12 warns (-Warray-bounds, a known false positive) on long operator+ chains.
+  std::string s(W);
   if (reasons.empty()) {
-    s = std::string(W) + " is preferred in a close call: the answers are nearly equal, " + L +
-        " is slightly stronger on " + criterion_names()[contrib.back().second] + " but " + W +
-        (length > 0 ? " gives the fuller answer." : " reads better overall.");
+    s.append(" is preferred in a close call: the answers are nearly equal, ").append(L);
+    s.append(" is slightly stronger on ").append(criterion_names()[contrib.back().second]);
+    s.append(" but ").append(W).append(length > 0 ? " gives the fuller answer." : " reads better overall.");
   } else {
-    s = std::string(W) + " is preferred on " + reasons[0];
-    if (reasons.size() > 1) s += " and " + reasons[1];
-    s += ".";
+    s.append(" is preferred on ").append(reasons[0]);
+    if (reasons.size() > 1) s.append(" and ").append(reasons[1]);
+    s.append(".");
   }
   j.rationale = s;
   return j;
