@@ -31,8 +31,7 @@ size_t add_policy_pairs(std::vector<data::PreferenceRecord>& recs, model::Loaded
   sp.top_p = 0.95;
   sp.max_new_tokens = 160;
   sp.seed = seed;
-  sp.vocab_limit = lm.tokenizer.vocab_size();
-  for (int id : text::stop_ids(lm.tokenizer)) sp.stop_ids.push_back(id);
+  model::set_chat_stops(sp, lm.tokenizer);
   std::vector<data::PreferenceRecord> added;
   const size_t kBatch = 16;
   for (size_t c = 0; c < firsts.size(); c += kBatch) {

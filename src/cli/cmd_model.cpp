@@ -51,8 +51,7 @@ struct SamplingFlags {
     p.top_p = top_p;
     p.max_new_tokens = max_new_tokens;
     p.seed = static_cast<uint64_t>(seed);
-    for (int id : text::stop_ids(tok)) p.stop_ids.push_back(id);
-    p.vocab_limit = tok.vocab_size();
+    model::set_chat_stops(p, tok);
     return p;
   }
 };

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "text/chat_format.hpp"
 
 namespace srl::model {
 
@@ -17,6 +18,12 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 }  // namespace
+
+void set_chat_stops(SamplingParams& p, const text::Tokenizer& tok) {
+  p.stop_ids.clear();
+  for (int id : text::stop_ids(tok)) p.stop_ids.push_back(id);
+  p.vocab_limit = tok.vocab_size();
+}
 
 int64_t sample_token(const float* logits, int64_t V, const SamplingParams& p, double u, float* logprob) {
   const bool greedy = p.temperature <= 0.0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/llama.hpp"
+#include "text/tokenizer.hpp"
 
 namespace srl::model {
 
@@ -29,6 +30,9 @@ struct Generation {
   std::vector<float> logprobs;
   std::string finish_reason;  // "stop" or "length"
 };
+
+// Chat replies with `tok`: stop at the chat format's stop tokens, never sample ids beyond the tokenizer.
+void set_chat_stops(SamplingParams& p, const text::Tokenizer& tok);
 
 // Samples one continuation per prompt. Runs under inference mode in the model's own dtype.
 // A prompt that is empty or leaves no room in the context is srl::fail naming its index.
