@@ -15,7 +15,6 @@ struct KVCache {
   int64_t len = 0;                  // filled positions, the same for every row
   bool has_padding = false;         // any false in key_valid[:, :len] (forces an attention mask)
 
-  int64_t batch() const { return key_valid.size(0); }
   int64_t capacity() const { return key_valid.size(1); }
 
   static KVCache allocate(const LlamaConfig& c, int64_t batch, int64_t capacity, torch::Dtype dtype,
