@@ -15,6 +15,8 @@ command -v "$PY" >/dev/null || PY=python3
 # name | mode and flags shared by both | key to compare
 CASES=(
   "sft-step small b8 s256|sft-step --preset small --batch 8 --seq 256 --prompt 96 --dtype bf16|tokens_per_s"
+  "dpo-step small p8 s256|dpo-step --preset small --pairs 8 --seq 256 --prompt 96 --dtype bf16|tokens_per_s"
+  "rm-step small p8 s256|rm-step --preset small --pairs 8 --seq 256 --prompt 96 --dtype bf16|tokens_per_s"
   "generate small b1|generate --preset small --batch 1 --prompt 64 --new 128 --dtype bf16|gen_tokens_per_s"
   "generate small b16|generate --preset small --batch 16 --prompt 64 --new 128 --dtype bf16|gen_tokens_per_s"
 )

@@ -11,8 +11,10 @@
 #include "core/error.hpp"
 #include "model/generate.hpp"
 #include "train/compute.hpp"
+#include "train/dpo_loss.hpp"
 #include "train/lm_loss.hpp"
 #include "train/optim.hpp"
+#include "train/sequence_logps.hpp"
 
 namespace srl::cli {
 
@@ -23,6 +25,8 @@ struct BenchFlags {
   int64_t pairs = 8, batch = 8, seq = 256, prompt = 96, new_tokens = 128, steps = 3;
   int64_t threads = std::thread::hardware_concurrency();
   std::string profile;  // chrome-trace file of the timed steps (libtorch's legacy profiler)
+  int64_t lora = 0;     // dpo-step/rm-step: LoRA rank (0 = all weights, as the peer trains)
+  int64_t size = 2048;  // matmul: square size
 };
 
 std::string g_profile;
@@ -100,6 +104,96 @@ void run_bench(const BenchFlags& f) {
                 {"s", round_to(dt, 4)}, {"tokens_per_s", round_to(static_cast<double>(toks) / dt, 1)},
                 {"model_gflops_per_s", round_to(6.0 * static_cast<double>(cfg.num_parameters()) *
                                                     static_cast<double>(toks) / dt / 1e9, 1)}});
+  } else if (f.mode == "dpo-step" || f.mode == "rm-step") {
+    // The peer's workload: `pairs` pairs of rows of `seq` tokens whose first `prompt` tokens are shared.
+    // Here each prompt runs once for both responses (prefix sharing) and, for DPO, only response
+    // positions reach the output projection; tokens_per_s counts the same 2*pairs*seq tokens as the peer.
+    if (f.pairs < 1 || f.prompt >= f.seq) fail("bench", "--pairs must be positive and --prompt shorter than --seq");
+    m->train();
+    if (f.lora > 0) {
+      model::LoraConfig lc;
+      lc.r = f.lora;
+      lc.alpha = 2.0 * static_cast<double>(f.lora);
+      m->add_lora(lc);
+    }
+    for (auto& p : m->parameters()) p.set_requires_grad(false);
+    auto params = m->trainable_parameters();
+    for (auto& [n, p] : params) p.set_requires_grad(true);
+    auto ids = torch::randint(0, cfg.vocab_size, {2 * f.pairs, f.seq}, torch::kLong);
+    auto ia = ids.accessor<int64_t, 2>();
+    train::PairedSequences b;
+    for (int64_t i = 0; i < f.pairs; ++i) {
+      std::vector<int64_t> p, c, r;
+      for (int64_t t = 0; t < f.seq; ++t) (t < f.prompt ? p : c).push_back(ia[i][t]);
+      for (int64_t t = f.prompt; t < f.seq; ++t) r.push_back(ia[f.pairs + i][t]);
+      b.prompts.push_back(p);
+      b.chosen.push_back(c);
+      b.rejected.push_back(r);
+    }
+    std::function<void()> step;
+    torch::nn::Linear head{nullptr};
+    std::unique_ptr<train::AdamW> opt;
+    train::DpoBatchLogps lp;
+    if (f.mode == "dpo-step") {
+      opt = std::make_unique<train::AdamW>(params, train::AdamWOptions{});
+      {
+        torch::NoGradGuard ng;
+        train::AutocastGuard ac(bf16, torch::kCPU);
+        model::AdapterGuard off(m, false);  // the reference: adapters off (no-op without LoRA)
+        auto ref = train::sequence_logps(m, b);
+        lp.ref_chosen = ref.chosen;
+        lp.ref_rejected = ref.rejected;
+      }
+      step = [&] {
+        opt->zero_grad();
+        torch::Tensor loss;
+        {
+          train::AutocastGuard ac(bf16, torch::kCPU);
+          auto s = train::sequence_logps(m, b);
+          lp.policy_chosen = s.chosen;
+          lp.policy_rejected = s.rejected;
+          loss = train::dpo_loss(lp, {}).loss;
+        }
+        loss.backward();
+        opt->step(1e-5);
+      };
+    } else {
+      head = torch::nn::Linear(cfg.hidden_size, 1);
+      params.emplace_back("score.weight", head->weight);
+      params.emplace_back("score.bias", head->bias);
+      opt = std::make_unique<train::AdamW>(params, train::AdamWOptions{});
+      step = [&] {
+        opt->zero_grad();
+        torch::Tensor loss;
+        {
+          train::AutocastGuard ac(bf16, torch::kCPU);
+          auto r = head(train::last_token_hidden(m, b)).to(torch::kFloat).squeeze(-1);
+          loss = -torch::log_sigmoid(r.narrow(0, 0, f.pairs) - r.narrow(0, f.pairs, f.pairs)).mean();
+        }
+        loss.backward();
+        opt->step(1e-5);
+      };
+    }
+    double dt = timed(step, f.steps);
+    const int64_t toks = 2 * f.pairs * f.seq;
+    out.update({{"pairs", f.pairs}, {"seq", f.seq}, {"prompt", f.prompt}, {"lora", f.lora},
+                {"tokens_per_step", toks}, {"s", round_to(dt, 4)},
+                {"tokens_per_s", round_to(static_cast<double>(toks) / dt, 1)},
+                {"model_gflops_per_s", round_to(6.0 * static_cast<double>(cfg.num_parameters()) *
+                                                    static_cast<double>(toks) / dt / 1e9, 1)}});
+  } else if (f.mode == "matmul") {
+    // The machine's matmul peak in this dtype: one square product, best of `steps`.
+    const auto dt_ = bf16 ? torch::kBFloat16 : torch::kFloat;
+    auto a = torch::randn({f.size, f.size}).to(dt_), b2 = torch::randn({f.size, f.size}).to(dt_);
+    double best = 1e30;
+    torch::mm(a, b2);
+    for (int64_t i = 0; i < std::max<int64_t>(f.steps, 5); ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto c = torch::mm(a, b2);
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    const double n = static_cast<double>(f.size);
+    out.update({{"size", f.size}, {"s", round_to(best, 5)}, {"matmul_gflops_per_s", round_to(2 * n * n * n / best / 1e9, 1)}});
   } else {
     fail("bench", "unknown mode '" + f.mode + "'");
   }
@@ -111,7 +205,9 @@ void run_bench(const BenchFlags& f) {
 void register_bench(CLI::App& app) {
   auto* c = app.add_subcommand("bench", "Benchmarks with the PyTorch peer's flags and JSON keys");
   static BenchFlags f;
-  c->add_option("mode", f.mode, "sft-step | generate")->required()->check(CLI::IsMember({"sft-step", "generate"}));
+  c->add_option("mode", f.mode, "sft-step | dpo-step | rm-step | generate | matmul")
+      ->required()
+      ->check(CLI::IsMember({"sft-step", "dpo-step", "rm-step", "generate", "matmul"}));
   c->add_option("--preset", f.preset)->check(CLI::IsMember({"tiny", "small", "base"}))->capture_default_str();
   c->add_option("--pairs", f.pairs)->capture_default_str();
   c->add_option("--batch", f.batch)->capture_default_str();
@@ -121,6 +217,8 @@ void register_bench(CLI::App& app) {
   c->add_option("--dtype", f.dtype)->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   c->add_option("--steps", f.steps)->capture_default_str();
   c->add_option("--threads", f.threads)->capture_default_str();
+  c->add_option("--lora", f.lora, "dpo-step/rm-step: LoRA rank (0 = train all weights, as the peer)")->capture_default_str();
+  c->add_option("--size", f.size, "matmul: square matrix size")->capture_default_str();
   c->add_option("--profile", f.profile, "write a chrome trace of the timed steps to this file");
   c->callback([] {
     g_profile = f.profile;

@@ -119,4 +119,18 @@ class LlamaImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Llama);
 
+// Sets the adapter switch for a scope and restores it on exit: `AdapterGuard ref(m, false)` runs the
+// frozen reference (the same weights without LoRA) for DPO and KL terms, even if an error unwinds.
+class AdapterGuard {
+ public:
+  AdapterGuard(Llama& m, bool on) : m_(m), prev_(m->adapters_enabled()) { m_->set_adapters_enabled(on); }
+  ~AdapterGuard() { m_->set_adapters_enabled(prev_); }
+  AdapterGuard(const AdapterGuard&) = delete;
+  AdapterGuard& operator=(const AdapterGuard&) = delete;
+
+ private:
+  Llama& m_;
+  bool prev_;
+};
+
 }  // namespace srl::model

@@ -92,7 +92,7 @@ SequenceLogps sequence_logps_unshared(model::Llama& m, const PairedSequences& b)
   return split_result(row_sums(m, h, targets, rt, R), b, device);
 }
 
-SequenceLogps sequence_logps(model::Llama& m, const PairedSequences& b) {
+torch::Tensor prefix_shared_hidden(model::Llama& m, const PairedSequences& b, bool through_last_token) {
   validate(m, b);
   const auto& cfg = m->config();
   const int64_t B = static_cast<int64_t>(b.prompts.size()), R = 2 * B;
@@ -104,8 +104,8 @@ SequenceLogps sequence_logps(model::Llama& m, const PairedSequences& b) {
   int64_t Pmax = 0, Ymax = 0;
   for (const auto& p : b.prompts) Pmax = std::max<int64_t>(Pmax, static_cast<int64_t>(p.size()));
   for (int64_t r = 0; r < R; ++r) Ymax = std::max<int64_t>(Ymax, static_cast<int64_t>(response(b, r).size()));
-  // The last response token is only a target, never an input: the continuation has Ymax - 1 columns.
-  const int64_t Tc = Ymax - 1, S = Pmax + Tc;
+  // For log-probs the last response token is only a target, never an input: Ymax - 1 columns.
+  const int64_t Tc = through_last_token ? Ymax : Ymax - 1, S = Pmax + Tc;
   auto pids = torch::zeros({B, Pmax}, lopt), ppos = torch::zeros({B, Pmax}, lopt);
   auto valid = torch::ones({B, Pmax}, torch::kBool);
   bool padded = false;
@@ -172,6 +172,13 @@ SequenceLogps sequence_logps(model::Llama& m, const PairedSequences& b) {
     cont_hidden = m->forward(rids.to(device), rpos.to(device), &c2);
   }
 
+  return Tc > 0 ? torch::cat({first_h.unsqueeze(1), cont_hidden}, 1) : first_h.unsqueeze(1);
+}
+
+SequenceLogps sequence_logps(model::Llama& m, const PairedSequences& b) {
+  const int64_t B = static_cast<int64_t>(b.prompts.size()), R = 2 * B;
+  auto predictors = prefix_shared_hidden(m, b, false);
+  const auto device = predictors.device();
   // 3. Only response positions reach the output projection.
   std::vector<int64_t> rows, cols, targets;  // cols: 0 = first_h, j >= 1 = cont_hidden column j - 1
   for (int64_t r = 0; r < R; ++r) {
@@ -183,10 +190,45 @@ SequenceLogps sequence_logps(model::Llama& m, const PairedSequences& b) {
     }
   }
   auto rt = torch::tensor(rows, torch::kLong).to(device), ct = torch::tensor(cols, torch::kLong).to(device);
-  auto predictors = Tc > 0 ? torch::cat({first_h.unsqueeze(1), cont_hidden}, 1) : first_h.unsqueeze(1);
   auto h = predictors.index({rt, ct});
   auto sums = row_sums(m, h, torch::tensor(targets, torch::kLong).to(device), rt, R);
   return split_result(sums, b, device);
+}
+
+torch::Tensor last_token_hidden(model::Llama& m, const PairedSequences& b) {
+  const int64_t B = static_cast<int64_t>(b.prompts.size()), R = 2 * B;
+  auto h = prefix_shared_hidden(m, b, true);  // column j: after j response tokens
+  std::vector<int64_t> cols(R);
+  for (int64_t r = 0; r < R; ++r) cols[r] = static_cast<int64_t>(response(b, r).size());
+  auto ct = torch::tensor(cols, torch::kLong).to(h.device());
+  return h.index({torch::arange(R, ct.options()), ct});
+}
+
+torch::Tensor last_token_hidden_unshared(model::Llama& m, const PairedSequences& b) {
+  validate(m, b);
+  const int64_t B = static_cast<int64_t>(b.prompts.size()), R = 2 * B;
+  const auto device = m->parameters().front().device();
+  int64_t T = 0;
+  for (int64_t r = 0; r < R; ++r)
+    T = std::max<int64_t>(T, static_cast<int64_t>(b.prompts[r % B].size() + response(b, r).size()));
+  auto ids = torch::zeros({R, T}, torch::kLong);
+  std::vector<int64_t> last(R);
+  {
+    auto ia = ids.accessor<int64_t, 2>();
+    for (int64_t r = 0; r < R; ++r) {
+      const auto& p = b.prompts[r % B];
+      const auto& y = response(b, r);
+      int64_t t = 0;
+      for (auto id : p) ia[r][t++] = id;
+      for (auto id : y) ia[r][t++] = id;
+      last[r] = t - 1;
+    }
+  }
+  ids = ids.to(device);
+  auto pos = torch::arange(T, ids.options()).unsqueeze(0).expand({R, T});
+  auto hidden = m->forward(ids, pos);
+  auto lt = torch::tensor(last, torch::kLong).to(device);
+  return hidden.index({torch::arange(R, lt.options()), lt});
 }
 
 }  // namespace srl::train

@@ -32,4 +32,16 @@ SequenceLogps sequence_logps_unshared(model::Llama& m, const PairedSequences& b)
 // positions reach the output projection. Same numbers and gradients as sequence_logps_unshared.
 SequenceLogps sequence_logps(model::Llama& m, const PairedSequences& b);
 
+// The prefix-shared forward itself: (2B, 1 + Tc, D) final-norm hidden states, rows = chosen 0..B-1 then
+// rejected; column j is the state after the prompt and the first j response tokens (right padding
+// beyond a row's length). Tc = longest response - 1 for log-probs (the last token is only a target), or
+// the longest response when through_last_token (reward-model pooling needs the state after it).
+torch::Tensor prefix_shared_hidden(model::Llama& m, const PairedSequences& b, bool through_last_token);
+
+// Reward-model pooling: (2B, D) hidden state at each row's true last token (the last response token,
+// whatever the padding of its batch mates), prompts run once. `_unshared` is the plain right-padded
+// reference computation.
+torch::Tensor last_token_hidden(model::Llama& m, const PairedSequences& b);
+torch::Tensor last_token_hidden_unshared(model::Llama& m, const PairedSequences& b);
+
 }  // namespace srl::train

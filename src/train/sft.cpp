@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <random>
 
 #include "core/config.hpp"
 #include "core/error.hpp"
@@ -16,6 +15,7 @@
 #include "text/chat_format.hpp"
 #include "train/lm_loss.hpp"
 #include "train/optim.hpp"
+#include "train/trainer_common.hpp"
 #include "train/trainer_state.hpp"
 
 namespace srl::train {
@@ -68,18 +68,6 @@ std::vector<TokenExample> tokenize_file(const std::string& path, const text::Tok
   return out;
 }
 
-// The example order of one epoch: a seeded Fisher-Yates shuffle (no library-defined algorithm).
-std::vector<int64_t> epoch_order(int64_t n, int64_t seed, int64_t epoch) {
-  std::vector<int64_t> p(n);
-  for (int64_t i = 0; i < n; ++i) p[i] = i;
-  std::mt19937_64 rng(static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch));
-  for (int64_t i = n - 1; i > 0; --i) {
-    int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
-    std::swap(p[i], p[j]);
-  }
-  return p;
-}
-
 double evaluate_nll(model::Llama& m, const std::vector<TokenExample>& data, int64_t batch, int64_t pad,
                     const Compute& cmp) {
   torch::NoGradGuard ng;
@@ -103,55 +91,17 @@ SftResult run_sft(const SftConfig& cfg, const SftOptions& opt) {
   check_config(cfg);
   const Compute cmp = setup_compute(cfg.compute);
   RunDir run(cfg.output_dir);
-  const auto latest = run.latest_checkpoint();
-  if (opt.resume && !latest) fail(cfg.output_dir, "--resume: no complete checkpoint to resume from");
-  if (!opt.resume && latest)
-    fail(cfg.output_dir, "already holds checkpoints; pass --resume to continue it or choose another output_dir");
+  const auto latest = check_run_dir(cfg.output_dir, opt.resume);
   fs::make_dirs(cfg.output_dir);
   fs::write_file_atomic(run.path("config.yaml"), config::to_yaml(cfg));
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
 
-  // The model: resumed, continued from another run, or fresh.
-  model::Llama m{nullptr};
-  std::optional<text::Tokenizer> tok;
-  if (opt.resume) {
-    auto lm = model::load_model(*latest);
-    m = lm.model;
-    tok = lm.tokenizer;
-  } else if (!cfg.model.init.empty()) {
-    auto lm = model::load_model(cfg.model.init);
-    m = lm.model;
-    tok = lm.tokenizer;
-    if (m->has_lora()) {
-      // A new run trains on top of the merged weights of the previous one.
-      auto merged = model::Llama(m->config());
-      m->merge_lora();
-      m->set_adapters_enabled(false);
-      std::map<std::string, torch::Tensor> base;
-      for (auto& [n, t] : m->base_tensors()) base[n] = t;
-      merged->load_base_tensors(base, cfg.model.init);
-      m = merged;
-    }
-  } else {
-    if (cfg.model.tokenizer.empty()) fail("config: model.tokenizer", "a fresh model needs a tokenizer directory");
-    tok = text::Tokenizer::load(cfg.model.tokenizer);
-    auto mc = cfg.model.config_json.empty() ? model::LlamaConfig::preset(cfg.model.preset)
-                                            : model::LlamaConfig::load(cfg.model.config_json);
-    m = model::init_model(mc, *tok, static_cast<uint64_t>(cfg.model.seed));
-  }
-  if (cfg.lora.lora_rank > 0 && !m->has_lora()) {
-    model::LoraConfig lc;
-    lc.r = cfg.lora.lora_rank;
-    lc.alpha = cfg.lora.lora_alpha;
-    lc.dropout = cfg.lora.lora_dropout;
-    lc.targets = cfg.lora.lora_targets;
-    m->add_lora(lc);
-  }
+  auto lm = prepare_training_model(cfg.model, cfg.lora, latest);
+  model::Llama m = lm.model;
+  std::optional<text::Tokenizer> tok = lm.tokenizer;
   m->to(cmp.device);
   m->train();
-  for (auto& p : m->parameters()) p.set_requires_grad(false);
-  auto params = m->trainable_parameters();
-  for (auto& [n, p] : params) p.set_requires_grad(true);
+  auto params = set_trainable(m);
 
   const int64_t max_pos = m->config().max_position_embeddings;
   auto train_data = tokenize_file(cfg.data.train_file, *tok, cfg.data, max_pos);
@@ -219,11 +169,7 @@ SftResult run_sft(const SftConfig& cfg, const SftOptions& opt) {
       loss_val += loss.item<double>();
     }
     const double gnorm = clip_grad_norm(params, cfg.train.max_grad_norm);
-    if (!std::isfinite(loss_val) || !std::isfinite(gnorm))
-      fail_internal("sft step " + std::to_string(st.step + 1),
-                    "non-finite loss (" + std::to_string(loss_val) + ") or gradient norm (" + std::to_string(gnorm) +
-                        "); stopped without saving. Last good checkpoint: " +
-                        (last_dir.empty() ? std::string("none") : last_dir) + ". Try a lower learning_rate.");
+    stop_if_not_finite("sft", st.step + 1, loss_val, gnorm, last_dir);
     const double lr = lr_at(st.step, cfg.train.learning_rate, so);
     optim.step(lr);
     ++st.step;

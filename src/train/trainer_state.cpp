@@ -10,7 +10,8 @@
 namespace srl::train {
 
 std::string save_training_checkpoint(const RunDir& run, model::Llama& model, const text::Tokenizer& tok,
-                                     const AdamW& opt, const TrainerState& st, int keep_last) {
+                                     const AdamW& opt, const TrainerState& st, int keep_last,
+                                     const std::function<void(const std::string& dir)>& extra_files) {
   const std::string dir = run.checkpoint_dir(st.step);
   model::save_model_files(dir, model, tok);
   auto tensors = opt.state();
@@ -22,6 +23,7 @@ std::string save_training_checkpoint(const RunDir& run, model::Llama& model, con
   model::safetensors::save(dir + "/trainer_state.safetensors", tensors);
   nlohmann::json j = {{"step", st.step}, {"epoch", st.epoch}, {"cursor", st.cursor}, {"tokens_seen", st.tokens_seen}};
   fs::write_file_atomic(dir + "/trainer_state.json", j.dump(2) + "\n");
+  if (extra_files) extra_files(dir);
   model::mark_complete(dir);
   RunDir(run.root()).set_final(st.step);
   RunDir(run.root()).prune_checkpoints(std::max(1, keep_last));

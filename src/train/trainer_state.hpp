@@ -2,6 +2,7 @@
 // libtorch RNG state) + trainer_state.json (step, data cursor, counters), then COMPLETE, then `final`.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/run_dir.hpp"
@@ -20,9 +21,12 @@ struct TrainerState {
 };
 
 // Writes checkpoints/step_XXXXXX atomically file by file, marks it complete, points `final` at it and
-// prunes older checkpoints beyond keep_last. Returns the checkpoint directory.
+// prunes older checkpoints beyond keep_last. Returns the checkpoint directory. `extra_files(dir)`, when
+// given, writes a stage's own files (e.g. the reward model's value head) before COMPLETE, so they are
+// part of the atomic checkpoint.
 std::string save_training_checkpoint(const RunDir& run, model::Llama& model, const text::Tokenizer& tok,
-                                     const AdamW& opt, const TrainerState& st, int keep_last);
+                                     const AdamW& opt, const TrainerState& st, int keep_last,
+                                     const std::function<void(const std::string& dir)>& extra_files = {});
 // Restores optimizer moments, the libtorch CPU RNG and the counters from a checkpoint directory
 // (the model weights are loaded separately by model::load_model).
 TrainerState load_trainer_state(const std::string& dir, AdamW& opt);

@@ -188,3 +188,39 @@ TEST(SequenceLogps, LongSequencesUseBlockedAttention) {
   EXPECT_TRUE(torch::allclose(s.rejected, u.rejected, 1e-5, 1e-4)) << s.rejected << u.rejected;
   for (size_t i = 0; i < gs.size(); ++i) EXPECT_TRUE(torch::allclose(gs[i], gu[i], 1e-4, 1e-4)) << i;
 }
+
+// Hand-computed: final-norm hidden state of one row's last token, from a full forward of prompt+response.
+static torch::Tensor hand_last_hidden(model::Llama& m, const std::vector<int64_t>& prompt, const std::vector<int64_t>& resp) {
+  torch::NoGradGuard ng;
+  std::vector<int64_t> all = prompt;
+  all.insert(all.end(), resp.begin(), resp.end());
+  const int64_t T = static_cast<int64_t>(all.size());
+  auto ids = torch::tensor(all, torch::kLong).unsqueeze(0);
+  return m->forward(ids, torch::arange(T, torch::kLong).unsqueeze(0))[0][T - 1];
+}
+
+TEST(SequenceLogps, LastTokenHiddenIsTheTrueLastTokenWhateverThePadding) {
+  // Reward-model pooling: every row (mixed prompt and response lengths, so both left- and right-padding
+  // occur) gets the state after its own last token; shared and unshared agree in values and gradients.
+  auto m = tiny_model();
+  auto b = mixed_batch();
+  const int64_t B = static_cast<int64_t>(b.prompts.size());
+  auto grads = [&](bool shared, torch::Tensor* h) {
+    for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
+    *h = shared ? train::last_token_hidden(m, b) : train::last_token_hidden_unshared(m, b);
+    (*h * torch::linspace(-1, 1, h->size(1))).sum().backward();
+    std::vector<torch::Tensor> g;
+    for (auto& p : m->parameters()) g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    return g;
+  };
+  torch::Tensor hs, hu;
+  auto gs = grads(true, &hs);
+  auto gu = grads(false, &hu);
+  ASSERT_EQ(hs.sizes(), (std::vector<int64_t>{2 * B, m->config().hidden_size}));
+  EXPECT_TRUE(torch::allclose(hs, hu, 1e-5, 1e-5));
+  for (size_t i = 0; i < gs.size(); ++i) EXPECT_TRUE(torch::allclose(gs[i], gu[i], 1e-4, 1e-4)) << i;
+  for (int64_t i = 0; i < B; ++i) {
+    EXPECT_TRUE(torch::allclose(hs[i].detach(), hand_last_hidden(m, b.prompts[i], b.chosen[i]), 1e-5, 1e-5)) << i;
+    EXPECT_TRUE(torch::allclose(hs[B + i].detach(), hand_last_hidden(m, b.prompts[i], b.rejected[i]), 1e-5, 1e-5)) << i;
+  }
+}
