@@ -11,6 +11,12 @@ void register_chat(CLI::App& app);
 void register_logprobs(CLI::App& app);
 void register_sft(CLI::App& app);
 void register_bench(CLI::App& app);
+// train-reward-model and score (cmd_reward.cpp)
+void register_reward(CLI::App& app);
+// dpo (cmd_dpo.cpp)
+void register_dpo(CLI::App& app);
+// direct-preference-rl and reward-model-rl (cmd_rl.cpp)
+void register_rl(CLI::App& app);
 void register_data(CLI::App& app);
 // Parts of `data`, each in its own file: validate/import/export, anonymize/split, generate.
 void register_data_io(CLI::App& data);

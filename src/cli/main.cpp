@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   srl::cli::register_chat(app);
   srl::cli::register_logprobs(app);
   srl::cli::register_sft(app);
+  srl::cli::register_reward(app);
+  srl::cli::register_dpo(app);
+  srl::cli::register_rl(app);
   srl::cli::register_bench(app);
   srl::cli::register_data(app);
   try {
