@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs supportrl's benchmarks and the PyTorch-eager peer (shared/bench/pytorch_reference.py) on identical
 # shapes and dtype, interleaved in the same run, and prints each ratio (project / peer) from the medians.
-# Usage: bench/compare.sh [ROUNDS]   (env: SRL=build/supportrl, PEER=../shared/bench/pytorch_reference.py)
+# Usage: bench/compare.sh [ROUNDS]   (env: SRL=build/supportrl, PEER=../shared/bench/pytorch_reference.py,
+#        ONLY=regex on case names, e.g. ONLY='dpo|rm')
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -28,6 +29,7 @@ field() { $PY -c "import json,sys; print(json.loads(sys.stdin.read().strip().spl
 printf "%-22s %14s %14s %8s\n" "case" "supportrl" "pytorch-peer" "ratio"
 for c in "${CASES[@]}"; do
   IFS='|' read -r name args key <<<"$c"
+  [[ -n "${ONLY:-}" && ! "$name" =~ ${ONLY} ]] && continue
   ours=(); peer=()
   for ((i = 0; i < ROUNDS; i++)); do
     ours+=("$("$SRL" bench $args | field "$key")")
