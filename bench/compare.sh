@@ -20,6 +20,7 @@ CASES=(
   "rm-step small p8 s256|rm-step --preset small --pairs 8 --seq 256 --prompt 96 --dtype bf16|tokens_per_s"
   "generate small b1|generate --preset small --batch 1 --prompt 64 --new 128 --dtype bf16|gen_tokens_per_s"
   "generate small b16|generate --preset small --batch 16 --prompt 64 --new 128 --dtype bf16|gen_tokens_per_s"
+  "rollouts small b64|rollouts generate --preset small --batch 64 --prompt 96 --new 128 --dtype bf16|gen_tokens_per_s"
 )
 [ -n "${CASES_EXTRA:-}" ] && CASES+=("$CASES_EXTRA")
 
@@ -30,10 +31,14 @@ printf "%-22s %14s %14s %8s\n" "case" "supportrl" "pytorch-peer" "ratio"
 for c in "${CASES[@]}"; do
   IFS='|' read -r name args key <<<"$c"
   [[ -n "${ONLY:-}" && ! "$name" =~ ${ONLY} ]] && continue
+  # A case may name different modes for the two sides: "OURS PEERS --flags..." (e.g. rollouts vs generate).
+  ours_args=$args peer_args=$args
+  read -r m1 m2 rest <<<"$args"
+  if [[ "$m2" != --* ]]; then ours_args="$m1 $rest"; peer_args="$m2 $rest"; fi
   ours=(); peer=()
   for ((i = 0; i < ROUNDS; i++)); do
-    ours+=("$("$SRL" bench $args | field "$key")")
-    peer+=("$($PY "$PEER" $args | field "$key")")
+    ours+=("$("$SRL" bench $ours_args | field "$key")")
+    peer+=("$($PY "$PEER" $peer_args | field "$key")")
   done
   o=$(printf "%s\n" "${ours[@]}" | median)
   p=$(printf "%s\n" "${peer[@]}" | median)

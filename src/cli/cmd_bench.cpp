@@ -58,19 +58,32 @@ void run_bench(const BenchFlags& f) {
   const bool bf16 = f.dtype == "bf16";
   nlohmann::json out = {{"mode", f.mode}, {"preset", f.preset}, {"params", cfg.num_parameters()},
                         {"dtype", f.dtype}, {"threads", f.threads}, {"impl", "supportrl"}};
-  if (f.mode == "generate") {
+  if (f.mode == "generate" || f.mode == "rollouts") {
+    // generate: the peer's greedy decode of `batch` distinct prompts. rollouts: the RL workload on the same
+    // number of sequences, batch/4 prompts x 4 rollouts each, sampled at temperature 1 with every token's
+    // log-prob recorded (generate always records them); compared against the peer's `generate`.
+    const bool rollouts = f.mode == "rollouts";
+    if (rollouts && f.batch % 4 != 0) fail("--batch", "rollouts: must be a multiple of 4 (prompts x 4 rollouts)");
     m->eval();
     if (bf16) m->to(torch::kBFloat16);  // inference runs on bf16 weights, cast once
+    const int64_t distinct = rollouts ? f.batch / 4 : f.batch;
+    auto ids = torch::randint(0, cfg.vocab_size, {distinct, f.prompt}, torch::kLong);
     std::vector<std::vector<int64_t>> prompts(f.batch);
-    auto ids = torch::randint(0, cfg.vocab_size, {f.batch, f.prompt}, torch::kLong);
     for (int64_t b = 0; b < f.batch; ++b)
-      for (int64_t t = 0; t < f.prompt; ++t) prompts[b].push_back(ids[b][t].item<int64_t>());
+      for (int64_t t = 0; t < f.prompt; ++t) prompts[b].push_back(ids[rollouts ? b / 4 : b][t].item<int64_t>());
     model::SamplingParams p;
-    p.temperature = 0;
+    p.temperature = rollouts ? 1.0 : 0.0;
     p.max_new_tokens = f.new_tokens;
-    double dt = timed([&] { model::generate(m, prompts, p); }, f.steps);
+    int64_t generated = 0;
+    double dt = timed(
+        [&] {
+          generated = 0;
+          for (const auto& g : model::generate(m, prompts, p)) generated += static_cast<int64_t>(g.tokens.size());
+        },
+        f.steps);
     out.update({{"batch", f.batch}, {"prompt", f.prompt}, {"new", f.new_tokens}, {"s", round_to(dt, 4)},
-                {"gen_tokens_per_s", round_to(static_cast<double>(f.batch * f.new_tokens) / dt, 1)}});
+                {"gen_tokens_per_s", round_to(static_cast<double>(generated) / dt, 1)}});
+    if (rollouts) out.update({{"prompts", distinct}, {"rollouts_per_prompt", 4}, {"temperature", 1.0}});
   } else if (f.mode == "sft-step") {
     m->train();
     auto params = m->trainable_parameters();
@@ -205,9 +218,9 @@ void run_bench(const BenchFlags& f) {
 void register_bench(CLI::App& app) {
   auto* c = app.add_subcommand("bench", "Benchmarks with the PyTorch peer's flags and JSON keys");
   static BenchFlags f;
-  c->add_option("mode", f.mode, "sft-step | dpo-step | rm-step | generate | matmul")
+  c->add_option("mode", f.mode, "sft-step | dpo-step | rm-step | generate | rollouts | matmul")
       ->required()
-      ->check(CLI::IsMember({"sft-step", "dpo-step", "rm-step", "generate", "matmul"}));
+      ->check(CLI::IsMember({"sft-step", "dpo-step", "rm-step", "generate", "rollouts", "matmul"}));
   c->add_option("--preset", f.preset)->check(CLI::IsMember({"tiny", "small", "base"}))->capture_default_str();
   c->add_option("--pairs", f.pairs)->capture_default_str();
   c->add_option("--batch", f.batch)->capture_default_str();
