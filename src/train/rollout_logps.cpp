@@ -4,8 +4,8 @@
 #include <string>
 
 #include "core/error.hpp"
-#include "model/kv_cache.hpp"
 #include "train/rl_core.hpp"
+#include "train/sequence_logps.hpp"
 
 namespace srl::train {
 
@@ -111,81 +111,15 @@ TokenLogps rollout_logps_unshared(model::Llama& m, const RolloutBatch& b, const 
 
 TokenLogps rollout_logps(model::Llama& m, const RolloutBatch& b, const RolloutLogpOptions& o) {
   validate(m, b, o);
-  const auto& cfg = m->config();
-  const int64_t P = static_cast<int64_t>(b.prompts.size()), R = static_cast<int64_t>(b.responses.size());
+  const int64_t R = static_cast<int64_t>(b.responses.size());
   const auto device = m->parameters().front().device();
-  const auto dtype = m->parameters().front().scalar_type();
-  const auto lopt = torch::TensorOptions().dtype(torch::kLong);
+  const int64_t Y = longest_response(b);
+  std::vector<const std::vector<int64_t>*> responses;
+  for (const auto& y : b.responses) responses.push_back(&y);
+  // Column j predicts response token j (the last token is only a target).
+  auto predictors = prefix_shared_forward(m, b.prompts, responses, b.prompt_index, false);
 
-  // 1. Prompts once, left-padded to the longest; positions restart at 0 on each row's first real token.
-  int64_t Pmax = 0;
-  for (const auto& p : b.prompts) Pmax = std::max<int64_t>(Pmax, static_cast<int64_t>(p.size()));
-  const int64_t Y = longest_response(b), Tc = Y - 1, S = Pmax + Tc;  // the last token is only a target
-  auto pids = torch::zeros({P, Pmax}, lopt), ppos = torch::zeros({P, Pmax}, lopt);
-  auto valid = torch::ones({P, Pmax}, torch::kBool);
-  bool padded = false;
-  {
-    auto ia = pids.accessor<int64_t, 2>();
-    auto pa = ppos.accessor<int64_t, 2>();
-    auto va = valid.accessor<bool, 2>();
-    for (int64_t i = 0; i < P; ++i) {
-      const auto& p = b.prompts[i];
-      const int64_t L = static_cast<int64_t>(p.size()), pad = Pmax - L;
-      for (int64_t j = 0; j < pad; ++j) va[i][j] = false;
-      for (int64_t j = 0; j < L; ++j) {
-        ia[i][pad + j] = p[j];
-        pa[i][pad + j] = j;
-      }
-      padded = padded || pad > 0;
-    }
-  }
-  auto cache = model::KVCache::allocate(cfg, P, Pmax, dtype, device);
-  cache.key_valid.copy_(valid);
-  cache.has_padding = padded;
-  // The in-place cache writes are recorded by autograd (CopySlices): the cached keys/values carry the
-  // prompt computation's graph.
-  auto prompt_hidden = m->forward(pids.to(device), ppos.to(device), &cache);  // (P, Pmax, D)
-
-  // 2. Duplicate the cache rows for the R responses (fresh tensors: the continuation's in-place writes never
-  // touch buffers the prompt forward saved for backward).
-  auto dup = torch::tensor(b.prompt_index, torch::kLong).to(device);
-  auto first_h = prompt_hidden.select(1, Pmax - 1).index_select(0, dup);  // (R, D): predicts token 0
-
-  torch::Tensor predictors = first_h.unsqueeze(1);  // (R, 1 + Tc, D): column j predicts response token j
-  if (Tc > 0) {
-    model::KVCache c2;
-    for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
-      auto grow = [&](const torch::Tensor& t) {
-        auto sel = t.index_select(0, dup);
-        auto tail = torch::zeros({R, sel.size(1), Tc, sel.size(3)}, sel.options().requires_grad(false));
-        return torch::cat({sel, tail}, 2);
-      };
-      c2.k.push_back(grow(cache.k[l]));
-      c2.v.push_back(grow(cache.v[l]));
-    }
-    c2.key_valid = torch::ones({R, S}, torch::TensorOptions().dtype(torch::kBool).device(device));
-    c2.key_valid.narrow(1, 0, Pmax).copy_(cache.key_valid.index_select(0, dup));
-    c2.len = Pmax;
-    c2.has_padding = padded;
-    // Right-padded responses: a padded column only follows real ones, so causality hides it from them.
-    auto rids = torch::zeros({R, Tc}, lopt), rpos = torch::zeros({R, Tc}, lopt);
-    {
-      auto ia = rids.accessor<int64_t, 2>();
-      auto pa = rpos.accessor<int64_t, 2>();
-      for (int64_t r = 0; r < R; ++r) {
-        const auto& y = b.responses[r];
-        const int64_t L = static_cast<int64_t>(b.prompts[b.prompt_index[r]].size());
-        for (int64_t j = 0; j < Tc; ++j) {
-          if (j < static_cast<int64_t>(y.size())) ia[r][j] = y[j];
-          pa[r][j] = std::min<int64_t>(L + j, cfg.max_position_embeddings - 1);
-        }
-      }
-    }
-    auto cont = m->forward(rids.to(device), rpos.to(device), &c2);  // (R, Tc, D)
-    predictors = torch::cat({predictors, cont}, 1);
-  }
-
-  // 3. Only response positions reach the output projection.
+  // Only response positions reach the output projection.
   std::vector<int64_t> rows, cols, targets;
   for (int64_t r = 0; r < R; ++r)
     for (size_t j = 0; j < b.responses[r].size(); ++j) {

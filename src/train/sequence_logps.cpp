@@ -92,18 +92,19 @@ SequenceLogps sequence_logps_unshared(model::Llama& m, const PairedSequences& b)
   return split_result(row_sums(m, h, targets, rt, R), b, device);
 }
 
-torch::Tensor prefix_shared_hidden(model::Llama& m, const PairedSequences& b, bool through_last_token) {
-  validate(m, b);
+torch::Tensor prefix_shared_forward(model::Llama& m, const std::vector<std::vector<int64_t>>& prompts,
+                                    const std::vector<const std::vector<int64_t>*>& responses,
+                                    const std::vector<int64_t>& prompt_index, bool through_last_token) {
   const auto& cfg = m->config();
-  const int64_t B = static_cast<int64_t>(b.prompts.size()), R = 2 * B;
+  const int64_t B = static_cast<int64_t>(prompts.size()), R = static_cast<int64_t>(responses.size());
   const auto device = m->parameters().front().device();
   const auto dtype = m->parameters().front().scalar_type();
   const auto lopt = torch::TensorOptions().dtype(torch::kLong);
 
   // 1. Prompts once, left-padded to the longest; positions restart at 0 on each row's first real token.
   int64_t Pmax = 0, Ymax = 0;
-  for (const auto& p : b.prompts) Pmax = std::max<int64_t>(Pmax, static_cast<int64_t>(p.size()));
-  for (int64_t r = 0; r < R; ++r) Ymax = std::max<int64_t>(Ymax, static_cast<int64_t>(response(b, r).size()));
+  for (const auto& p : prompts) Pmax = std::max<int64_t>(Pmax, static_cast<int64_t>(p.size()));
+  for (int64_t r = 0; r < R; ++r) Ymax = std::max<int64_t>(Ymax, static_cast<int64_t>(responses[r]->size()));
   // For log-probs the last response token is only a target, never an input: Ymax - 1 columns.
   const int64_t Tc = through_last_token ? Ymax : Ymax - 1, S = Pmax + Tc;
   auto pids = torch::zeros({B, Pmax}, lopt), ppos = torch::zeros({B, Pmax}, lopt);
@@ -114,7 +115,7 @@ torch::Tensor prefix_shared_hidden(model::Llama& m, const PairedSequences& b, bo
     auto pa = ppos.accessor<int64_t, 2>();
     auto va = valid.accessor<bool, 2>();
     for (int64_t i = 0; i < B; ++i) {
-      const auto& p = b.prompts[i];
+      const auto& p = prompts[i];
       const int64_t P = static_cast<int64_t>(p.size()), pad = Pmax - P;
       for (int64_t j = 0; j < pad; ++j) va[i][j] = false;
       for (int64_t j = 0; j < P; ++j) {
@@ -131,11 +132,9 @@ torch::Tensor prefix_shared_hidden(model::Llama& m, const PairedSequences& b, bo
   // so the cached keys/values carry the prompt computation's graph.
   auto prompt_hidden = m->forward(pids.to(device), ppos.to(device), &cache);  // (B, Pmax, D)
 
-  // 2. Duplicate the cache rows for the 2B responses. index_select + cat make fresh tensors, so the
+  // 2. Duplicate the cache rows for the R responses. index_select + cat make fresh tensors, so the
   // continuation's in-place writes never touch buffers the prompt forward saved for backward.
-  std::vector<int64_t> dup(R);
-  for (int64_t r = 0; r < R; ++r) dup[r] = r % B;
-  auto dup_t = torch::tensor(dup, torch::kLong).to(device);
+  auto dup_t = torch::tensor(prompt_index, torch::kLong).to(device);
   // Predictor of response token 0: each prompt's last hidden state (left padding puts it at Pmax - 1).
   auto first_h = prompt_hidden.select(1, Pmax - 1).index_select(0, dup_t);  // (R, D)
 
@@ -161,8 +160,8 @@ torch::Tensor prefix_shared_hidden(model::Llama& m, const PairedSequences& b, bo
       auto ia = rids.accessor<int64_t, 2>();
       auto pa = rpos.accessor<int64_t, 2>();
       for (int64_t r = 0; r < R; ++r) {
-        const auto& y = response(b, r);
-        const int64_t P = static_cast<int64_t>(b.prompts[r % B].size());
+        const auto& y = *responses[r];
+        const int64_t P = static_cast<int64_t>(prompts[prompt_index[r]].size());
         for (int64_t j = 0; j < Tc; ++j) {
           if (j < static_cast<int64_t>(y.size())) ia[r][j] = y[j];
           pa[r][j] = std::min<int64_t>(P + j, cfg.max_position_embeddings - 1);
@@ -173,6 +172,18 @@ torch::Tensor prefix_shared_hidden(model::Llama& m, const PairedSequences& b, bo
   }
 
   return Tc > 0 ? torch::cat({first_h.unsqueeze(1), cont_hidden}, 1) : first_h.unsqueeze(1);
+}
+
+torch::Tensor prefix_shared_hidden(model::Llama& m, const PairedSequences& b, bool through_last_token) {
+  validate(m, b);
+  const int64_t B = static_cast<int64_t>(b.prompts.size()), R = 2 * B;
+  std::vector<const std::vector<int64_t>*> responses(R);
+  std::vector<int64_t> prompt_index(R);
+  for (int64_t r = 0; r < R; ++r) {
+    responses[r] = &response(b, r);
+    prompt_index[r] = r % B;
+  }
+  return prefix_shared_forward(m, b.prompts, responses, prompt_index, through_last_token);
 }
 
 SequenceLogps sequence_logps(model::Llama& m, const PairedSequences& b) {

@@ -32,7 +32,17 @@ SequenceLogps sequence_logps_unshared(model::Llama& m, const PairedSequences& b)
 // positions reach the output projection. Same numbers and gradients as sequence_logps_unshared.
 SequenceLogps sequence_logps(model::Llama& m, const PairedSequences& b);
 
-// The prefix-shared forward itself: (2B, 1 + Tc, D) final-norm hidden states, rows = chosen 0..B-1 then
+// The prefix-shared forward for any number of responses per prompt (RL groups use it too): each prompt
+// runs once (left-padded) into a KV cache whose rows are duplicated for the responses (response r
+// continues prompts[prompt_index[r]]), gradients flowing back into the one prompt computation. Returns
+// (R, 1 + Tc, D) final-norm hidden states; column j is the state after the prompt and the first j tokens
+// of the response (right padding beyond its length); Tc as below. Inputs are assumed validated (ids in
+// the vocabulary, non-empty, within the context).
+torch::Tensor prefix_shared_forward(model::Llama& m, const std::vector<std::vector<int64_t>>& prompts,
+                                    const std::vector<const std::vector<int64_t>*>& responses,
+                                    const std::vector<int64_t>& prompt_index, bool through_last_token);
+
+// The pair case of prefix_shared_forward: (2B, 1 + Tc, D) final-norm hidden states, rows = chosen 0..B-1 then
 // rejected; column j is the state after the prompt and the first j response tokens (right padding
 // beyond a row's length). Tc = longest response - 1 for log-probs (the last token is only a target), or
 // the longest response when through_last_token (reward-model pooling needs the state after it).
