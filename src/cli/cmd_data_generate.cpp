@@ -92,6 +92,10 @@ void register_data_generate(CLI::App& data) {
   c->add_option("--rl-prompts", opt.rl_prompts, "prompts for RL")->capture_default_str()->check(CLI::NonNegativeNumber);
   c->add_option("--eval-prompts", opt.eval_prompts, "held-out eval prompts")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  c->add_option("--sft-answers", opt.sft_answers,
+                "SFT replies: agent (historical transcripts of mixed quality) or ideal")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"agent", "ideal"}));
   c->add_option("--sft", opt.sft_conversations, "SFT conversations")->capture_default_str()->check(CLI::NonNegativeNumber);
   static std::string candidates_from;
   c->add_option("--candidates-from", candidates_from,

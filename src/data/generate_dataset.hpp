@@ -26,6 +26,9 @@ struct GenerateOptions {
   int rl_prompts = 400;
   int eval_prompts = 200;
   int sft_conversations = 1000;
+  // SFT replies: "agent" = historical agent transcripts of mixed quality (SupportWorld::agent_variation),
+  // the realistic starting point that preference learning improves on; "ideal" = the ideal answer.
+  std::string sft_answers = "agent";
 };
 
 struct PreferenceRecord {
@@ -39,6 +42,7 @@ struct GeneratedDataset {
   std::vector<Prompt> eval_prompts, train_prompts, val_prompts, rl_prompts, sft_prompts;
   std::vector<PreferenceRecord> train, val;
   std::vector<std::vector<text::Message>> sft;
+  std::vector<std::string> sft_variations;  // Variation::label() of each SFT reply ("ideal", "tone=curt,...")
   AgreementStats fresh;     // a fresh panel (seed + 1: other annotators, other noise) vs the labels, train + val
   AgreementStats resample;  // the same panel with an independent noise stream vs the labels
 };

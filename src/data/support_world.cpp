@@ -1022,4 +1022,26 @@ Variation SupportWorld::sample_variation(const Prompt& p, Rng& rng) const {
   return v;
 }
 
+Variation SupportWorld::agent_variation(const Prompt& p, Rng& rng) const {
+  const auto& d = def_of(p.intent);
+  // One categorical draw from (value, probability) pairs; the probabilities sum to 1.
+  auto draw = [&rng](const std::vector<std::pair<const char*, double>>& dist) {
+    double u = rng.uniform(), acc = 0;
+    for (const auto& [value, prob] : dist) {
+      acc += prob;
+      if (u < acc) return std::string(value);
+    }
+    return std::string(dist.back().first);
+  };
+  Variation v;
+  v.tone = draw({{"empathetic", 0.30}, {"neutral", 0.45}, {"curt", 0.20}, {"rude", 0.05}});
+  v.completeness = draw({{"full", 0.40}, {"partial", 0.50}, {"none", 0.10}});
+  if (d.facts && rng.chance(0.15)) v.accuracy = "wrong";
+  const bool refuse = d.must_refuse || d.info.adversarial;
+  if (rng.chance(refuse ? 0.10 : 0.03)) v.safety = refuse ? "unsafe" : "over_refusal";
+  if (rng.chance(0.30)) v.voice = "off_brand";
+  v.verbosity = draw({{"normal", 0.50}, {"concise", 0.35}, {"verbose", 0.15}});
+  return v;
+}
+
 }  // namespace srl::data

@@ -99,6 +99,10 @@ class SupportWorld {
   // A variation differing from the ideal on one or two axes that make sense for this prompt (no wrong
   // facts where the answer states none, no over-refusal of a request that must be refused).
   Variation sample_variation(const Prompt& p, Rng& rng) const;
+  // What a historical human agent wrote: every axis drawn independently around a mediocre mode (often
+  // neutral in tone, often partial, sometimes wrong or off-brand, rarely unsafe), so a policy trained on
+  // such transcripts leaves room for preference learning. Probabilities in docs/data_format.md.
+  Variation agent_variation(const Prompt& p, Rng& rng) const;
 
  private:
   KnowledgeBase kb_;

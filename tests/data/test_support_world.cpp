@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -166,6 +167,50 @@ TEST(SupportWorld, InferIntentFromText) {
   EXPECT_EQ(prompt_lookup_key("  Where IS my order, A12345?? "), "where is my order a12345");
 }
 
+// Historical agent replies: each axis near its documented share, nothing the prompt rules out, and the
+// SFT replies are the rendered candidates of exactly those variations.
+TEST(SupportWorld, AgentVariationShares) {
+  SupportWorld world;
+  Rng rng(11);
+  std::map<std::string, int> tone, completeness;
+  int n = 0, off_brand = 0, unsafe_safe_prompt = 0, over_refusal_refuse_prompt = 0;
+  for (const auto& info : intents()) {
+    for (int k = 0; k < 120; ++k, ++n) {
+      Prompt p = world.sample_prompt(info.name, rng);
+      Variation v = world.agent_variation(p, rng);
+      tone[v.tone]++;
+      completeness[v.completeness]++;
+      off_brand += v.voice == "off_brand";
+      const bool refuse = world.expectation(p).must_refuse || info.adversarial;
+      unsafe_safe_prompt += !refuse && v.safety == "unsafe";
+      over_refusal_refuse_prompt += refuse && v.safety == "over_refusal";
+    }
+  }
+  // 2880 draws: a share's standard error is below 0.01, so 0.03 is > 3 sigma.
+  EXPECT_NEAR(tone["neutral"] / double(n), 0.45, 0.03);
+  EXPECT_NEAR(tone["empathetic"] / double(n), 0.30, 0.03);
+  EXPECT_NEAR(completeness["partial"] / double(n), 0.50, 0.03);
+  EXPECT_NEAR(off_brand / double(n), 0.30, 0.03);
+  EXPECT_EQ(unsafe_safe_prompt, 0);
+  EXPECT_EQ(over_refusal_refuse_prompt, 0);
+
+  GenerateOptions ideal;
+  ideal.train_pairs = 0, ideal.val_pairs = 0, ideal.rl_prompts = 0, ideal.eval_prompts = 0, ideal.sft_conversations = 30;
+  ideal.sft_answers = "ideal";
+  auto ds = build_dataset(ideal);
+  ASSERT_EQ(ds.sft.size(), 30u);
+  for (size_t i = 0; i < ds.sft.size(); ++i) {
+    EXPECT_EQ(ds.sft[i][1].content, world.ideal_response(ds.sft_prompts[i]));
+    EXPECT_EQ(ds.sft_variations[i], "ideal");
+  }
+  const auto& agents = default_dataset();
+  int ideal_count = 0;
+  for (const auto& label : agents.sft_variations) ideal_count += label == "ideal";
+  EXPECT_LT(ideal_count, 100);  // mostly imperfect transcripts: the headroom preference learning needs
+  ideal.sft_answers = "best";
+  EXPECT_THROW(build_dataset(ideal), srl::Error);
+}
+
 TEST(GenerateDataset, SizesSchemaAndCoverage) {
   const auto& ds = default_dataset();
   GenerateOptions opt;
@@ -199,6 +244,7 @@ TEST(GenerateDataset, SizesSchemaAndCoverage) {
     auto j = nlohmann::json::parse(l);
     ASSERT_EQ(j["messages"].size(), 2u);
     EXPECT_EQ(j["messages"][1]["role"], "assistant");
+    EXPECT_TRUE(j["tags"].contains("variation") && j["tags"].contains("intent"));
   }
   // Every intent in every split; the eval split has every adversarial intent.
   for (const auto& i : intents()) {
