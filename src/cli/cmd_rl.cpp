@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "core/config.hpp"
+#include "eval/judges.hpp"
 #include "train/rl.hpp"
 
 namespace srl::cli {
@@ -47,7 +48,7 @@ void register_rl(CLI::App& app) {
   auto dp = std::make_shared<Flags>();
   dp->opt.mode = train::RlMode::DirectPreference;
   add_common(app, "direct-preference-rl",
-             "Online RL from pairwise comparisons of the policy's own rollouts (judge: panel | reward_model)", dp,
+             "Online RL from pairwise comparisons of the policy's own rollouts (judge: panel | reward_model | heuristic)", dp,
              "configs/rl_direct_preference.yaml")
       ->callback([dp] {
         auto cfg = config::load<train::RlFileConfig>(dp->config_path, dp->sets);
@@ -56,7 +57,9 @@ void register_rl(CLI::App& app) {
           std::cout << config::to_yaml(cfg);
           return;
         }
-        print_result("direct_preference_rl", train::run_rl(cfg.rl, cfg.compute, dp->opt));
+        auto opt = dp->opt;
+        if (cfg.rl.reward.judge == "heuristic" && !opt.judge) opt.judge = eval::make_heuristic_judge();
+        print_result("direct_preference_rl", train::run_rl(cfg.rl, cfg.compute, opt));
       });
 
   auto rm = std::make_shared<Flags>();

@@ -17,6 +17,8 @@ void register_reward(CLI::App& app);
 void register_dpo(CLI::App& app);
 // direct-preference-rl and reward-model-rl (cmd_rl.cpp)
 void register_rl(CLI::App& app);
+// evaluate (cmd_evaluate.cpp)
+void register_evaluate(CLI::App& app);
 void register_data(CLI::App& app);
 // Parts of `data`, each in its own file: validate/import/export, anonymize/split, generate.
 void register_data_io(CLI::App& data);

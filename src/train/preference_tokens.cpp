@@ -39,6 +39,15 @@ void check_limits(const PairTokenizeOptions& o, const std::string& where) {
 
 }  // namespace
 
+std::vector<int64_t> generation_prompt_ids(const text::Tokenizer& tok, const std::vector<text::Message>& conversation,
+                                           int64_t max_len, bool* truncated) {
+  if (max_len < 2) fail_internal("generation_prompt_ids", "max_len must leave room for <s> and one token");
+  auto ids = to64(text::render_prompt(tok, conversation));
+  const bool cut = clip_prompt(ids, max_len);
+  if (truncated) *truncated = cut;
+  return ids;
+}
+
 std::vector<TokenizedPair> tokenize_pairs(const std::vector<data::PreferencePair>& pairs, const text::Tokenizer& tok,
                                           const PairTokenizeOptions& opt, const std::string& where,
                                           PairTokenizeStats* stats) {

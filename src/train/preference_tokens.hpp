@@ -41,6 +41,11 @@ std::vector<TokenizedPair> tokenize_pairs(const std::vector<data::PreferencePair
                                           const PairTokenizeOptions& opt, const std::string& where,
                                           PairTokenizeStats* stats = nullptr);
 
+// The generation prompt of a conversation (text::render_prompt) as the policy sees it when sampling: at most
+// max_len tokens, keeping <s> and the newest tokens; *truncated (may be null) says whether it was cut.
+std::vector<int64_t> generation_prompt_ids(const text::Tokenizer& tok, const std::vector<text::Message>& conversation,
+                                           int64_t max_len, bool* truncated = nullptr);
+
 // One (conversation, response) the same way, for scoring and evaluation: {prompt, response}.
 std::pair<std::vector<int64_t>, std::vector<int64_t>> tokenize_reply(const std::vector<text::Message>& conversation,
                                                                      const std::string& response,

@@ -20,6 +20,7 @@
 #include "model/checkpoint.hpp"
 #include "model/generate.hpp"
 #include "train/optim.hpp"
+#include "train/preference_tokens.hpp"
 #include "train/reward_model.hpp"
 #include "train/rl_core.hpp"
 #include "train/rollout_logps.hpp"
@@ -147,26 +148,13 @@ std::string parse_prompt(const nlohmann::json& j, RlPrompt* out) {
   return "";
 }
 
-std::vector<int64_t> prompt_ids(const text::Tokenizer& tok, const std::vector<text::Message>& conv, int64_t max_len,
-                                bool* truncated) {
-  auto ids32 = text::render_prompt(tok, conv);
-  std::vector<int64_t> ids(ids32.begin(), ids32.end());
-  *truncated = static_cast<int64_t>(ids.size()) > max_len;
-  if (*truncated) {  // keep <s> and the newest turns
-    std::vector<int64_t> cut{ids.front()};
-    cut.insert(cut.end(), ids.end() - (max_len - 1), ids.end());
-    ids = std::move(cut);
-  }
-  return ids;
-}
-
 std::vector<std::vector<int64_t>> tokenize_prompts(const std::vector<RlPrompt>& ps, const text::Tokenizer& tok,
                                                    int64_t max_len, const std::string& where) {
   std::vector<std::vector<int64_t>> out;
   int64_t truncated = 0;
   for (const auto& p : ps) {
     bool t = false;
-    out.push_back(prompt_ids(tok, p.conversation, max_len, &t));
+    out.push_back(generation_prompt_ids(tok, p.conversation, max_len, &t));
     truncated += t;
   }
   if (truncated) spdlog::warn("{}: {} prompts cut to their last {} tokens", where, truncated, max_len);
@@ -263,8 +251,8 @@ void check_rl_config(const RlConfig& c, RlMode mode, bool check_reward_source) {
              std::to_string(r.rollouts_per_prompt) + ")");
     if (check_reward_source) {
       need(w.judge != "heuristic", "reward.judge",
-           "heuristic is not available yet (it arrives with the evaluation issue's helpfulness rubric); use panel or "
-           "reward_model");
+           "heuristic is the evaluation layer's rubric (eval::make_heuristic_judge): pass it as RlOptions::judge, "
+           "as `supportrl direct-preference-rl` does");
       need(w.judge != "reward_model" || !w.reward_model.empty(), "reward.reward_model",
            "judge: reward_model needs the path of a trained reward model");
     }
