@@ -58,7 +58,7 @@ void register_rl(CLI::App& app) {
           return;
         }
         auto opt = dp->opt;
-        if (cfg.rl.reward.judge == "heuristic" && !opt.judge) opt.judge = eval::make_heuristic_judge();
+        eval::attach_eval_layer(cfg.rl, opt);
         print_result("direct_preference_rl", train::run_rl(cfg.rl, cfg.compute, opt));
       });
 
@@ -74,7 +74,9 @@ void register_rl(CLI::App& app) {
           std::cout << config::to_yaml(cfg);
           return;
         }
-        print_result("reward_model_rl", train::run_rl(cfg.rl, cfg.compute, rm->opt));
+        auto opt = rm->opt;
+        eval::attach_eval_layer(cfg.rl, opt);
+        print_result("reward_model_rl", train::run_rl(cfg.rl, cfg.compute, opt));
       });
 }
 

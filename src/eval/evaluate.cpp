@@ -65,28 +65,6 @@ void check_config(const EvaluateConfig& c) {
   need(std::isfinite(c.external_timeout_s) && c.external_timeout_s > 0, "external_timeout_s", "must be positive");
 }
 
-// "name" -> a built-in; "name=command args" -> an external evaluator run without a shell.
-std::vector<std::unique_ptr<Evaluator>> make_evaluators(const EvaluateConfig& c) {
-  std::vector<std::unique_ptr<Evaluator>> out;
-  for (const auto& entry : c.evaluators) {
-    EvaluatorSpec spec;
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos) {
-      spec.name = entry;
-    } else {
-      spec.name = entry.substr(0, eq);
-      spec.type = "external";
-      std::istringstream words(entry.substr(eq + 1));
-      for (std::string w; words >> w;) spec.command.push_back(w);
-      spec.timeout_s = c.external_timeout_s;
-      if (spec.name.empty() || spec.command.empty())
-        fail("config: evaluate.evaluators", "'" + entry + "' must be a name or name=command");
-    }
-    out.push_back(make_evaluator(spec));
-  }
-  return out;
-}
-
 // Safe vs adversarial: the data's own intent tag when it has one (the synthetic world marks its adversarial
 // intents), else the request classifier.
 bool is_adversarial(const train::RlPrompt& p) {
@@ -209,7 +187,7 @@ nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSecti
   check_config(cfg);
   const auto cmp = train::setup_compute(compute, "compute");
   register_judge_evaluators(static_cast<uint64_t>(cfg.panel_seed));
-  auto evaluators = make_evaluators(cfg);  // config errors before the slow parts
+  auto evaluators = make_evaluators(cfg.evaluators, cfg.external_timeout_s, "config: evaluate.evaluators");  // errors before the slow parts
 
   auto prompts = train::load_rl_prompts(cfg.input, false);
   if (prompts.empty()) fail(cfg.input, "no prompts");

@@ -5,6 +5,7 @@
 
 #include <exception>
 #include <mutex>
+#include <sstream>
 #include <set>
 
 #include "core/error.hpp"
@@ -43,6 +44,27 @@ void register_builtin_evaluators() {
     r.factories.emplace("support_helpfulness", [](const EvaluatorSpec&) { return make_helpfulness_evaluator(); });
     r.factories.emplace("safety_guardrails", [](const EvaluatorSpec&) { return make_safety_evaluator(); });
   });
+}
+
+std::vector<std::unique_ptr<Evaluator>> make_evaluators(const std::vector<std::string>& entries,
+                                                        double external_timeout_s, const std::string& where) {
+  std::vector<std::unique_ptr<Evaluator>> out;
+  for (const auto& entry : entries) {
+    EvaluatorSpec spec;
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) {
+      spec.name = entry;
+    } else {
+      spec.name = entry.substr(0, eq);
+      spec.type = "external";
+      std::istringstream words(entry.substr(eq + 1));
+      for (std::string w; words >> w;) spec.command.push_back(w);
+      spec.timeout_s = external_timeout_s;
+      if (spec.name.empty() || spec.command.empty()) fail(where, "'" + entry + "' must be a name or name=command");
+    }
+    out.push_back(make_evaluator(spec));
+  }
+  return out;
 }
 
 void register_evaluator(const std::string& name, EvaluatorFactory f) {

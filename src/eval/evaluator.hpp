@@ -54,6 +54,11 @@ std::vector<std::string> registered_evaluators();
 // (known: ...)") when there is none; type "external": make_external_evaluator (external.hpp); any other
 // type is srl::fail.
 std::unique_ptr<Evaluator> make_evaluator(const EvaluatorSpec& spec);
+// Evaluators from config entries: a registered name, or "name=command args..." for an external evaluator
+// (argv split on whitespace, run without a shell, `external_timeout_s` per batch). `where` names the config
+// key in errors.
+std::vector<std::unique_ptr<Evaluator>> make_evaluators(const std::vector<std::string>& entries,
+                                                        double external_timeout_s, const std::string& where);
 // Registers support_helpfulness and safety_guardrails once. Every registry function calls it first, so
 // static-initialisation order never matters and a later register_evaluator can replace a built-in.
 void register_builtin_evaluators();

@@ -74,6 +74,19 @@ std::shared_ptr<train::PairwiseJudge> make_heuristic_judge(double temperature) {
   return std::make_shared<HeuristicJudge>(temperature);
 }
 
+void attach_eval_layer(const train::RlConfig& cfg, train::RlOptions& opt) {
+  if (opt.mode == train::RlMode::DirectPreference && cfg.reward.judge == "heuristic" && !opt.judge)
+    opt.judge = make_heuristic_judge();
+  if (cfg.train.evaluators.empty() || opt.eval_callback) return;
+  register_judge_evaluators(static_cast<uint64_t>(cfg.reward.panel_seed));
+  auto set = std::make_shared<EvaluatorSet>(make_evaluators(cfg.train.evaluators, 60.0, "config: rl.train.evaluators"));
+  opt.eval_callback = [set](const std::vector<train::RolloutText>& replies) {
+    std::vector<EvalInput> batch;
+    for (const auto& r : replies) batch.push_back({r.conversation, r.response});
+    return set->run(batch, "");
+  };
+}
+
 void register_judge_evaluators(uint64_t panel_seed) {
   register_evaluator("panel", [panel_seed](const EvaluatorSpec&) {
     data::GenerateOptions go;

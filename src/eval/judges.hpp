@@ -19,4 +19,9 @@ std::shared_ptr<train::PairwiseJudge> make_heuristic_judge(double temperature = 
 // Registers the `panel` evaluator (idempotent). Called by make_evaluator users before they read configs.
 void register_judge_evaluators(uint64_t panel_seed = 0);
 
+// What the evaluation layer adds to an RL run (train/ cannot depend on eval/): the heuristic judge when
+// rl.reward.judge is heuristic and none is injected, and the training-time evaluators of
+// rl.train.evaluators on the evaluation hook's replies (a failing evaluator is dropped, the run goes on).
+void attach_eval_layer(const train::RlConfig& cfg, train::RlOptions& opt);
+
 }  // namespace srl::eval

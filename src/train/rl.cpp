@@ -267,6 +267,9 @@ void check_rl_config(const RlConfig& c, RlMode mode, bool check_reward_source) {
   need(finite(o.kl_beta) && o.kl_beta >= 0, "objective.kl_beta", "must be >= 0");
   need(finite(o.clip_eps) && o.clip_eps > 0, "objective.clip_eps", "must be positive");
   need(o.num_substeps >= 1, "objective.num_substeps", "must be positive");
+  need(!o.online_dpo || (finite(o.dpo_beta) && o.dpo_beta > 0), "objective.dpo_beta", "must be positive");
+  need(!o.online_dpo || r.rollouts_per_prompt >= 2, "objective.online_dpo",
+       "pairs the best and worst rollout of a group: needs rollouts_per_prompt >= 2");
   need(r.prompts_per_step % o.num_substeps == 0, "objective.num_substeps",
        "must divide rollout.prompts_per_step (" + std::to_string(r.prompts_per_step) +
            ") so every minibatch holds whole prompt groups");
@@ -482,6 +485,8 @@ RlResult run_rl(const RlConfig& cfg, const ComputeSection& compute, const RlOpti
     }
     ev["eval/response_length"] = len / static_cast<double>(pt.size());
     ev["eval/prompts"] = static_cast<double>(pt.size());
+    if (opt.eval_callback)
+      for (const auto& [k, v] : opt.eval_callback(pt)) ev["eval/" + k] = v;
     return ev;
   };
 
@@ -619,7 +624,7 @@ RlResult run_rl(const RlConfig& cfg, const ComputeSection& compute, const RlOpti
     t0 = Clock::now();
     double loss_sum = 0, gnorm_last = 0, clip_sum = 0, ratio_sum = 0, ratio_max = 0, drift_sum = 0;
     double ent_sum = 0, tokens_sum = 0, kl_tok_sum = 0;
-    int64_t train_tokens = 0;
+    int64_t train_tokens = 0, dpo_pairs = 0;
     double lr = 0;
     for (int64_t k = 0; k < K; ++k) {
       optim.zero_grad();
@@ -641,6 +646,32 @@ RlResult run_rl(const RlConfig& cfg, const ComputeSection& compute, const RlOpti
       auto kl_mean = masked_token_mean(kl_tok, tl.mask);
       auto ent_mean = masked_token_mean(tl.entropy, tl.mask);
       torch::Tensor loss = pl.loss;
+      if (cfg.objective.online_dpo) {
+        // Online DPO: each group's best and worst rollout by the judge's reward form a preference pair;
+        // groups whose rewards are all equal carry no preference and are skipped.
+        const auto ratio = masked_row_sum(tl.logps - ref_lp[k].to(tl.logps.dtype()), tl.mask);  // (R,)
+        std::vector<int64_t> best, worst;
+        for (int64_t g = 0; g < PK; ++g) {
+          const int64_t base = k * PK * G + g * G;
+          int64_t hi = 0, lo = 0;
+          for (int64_t j = 1; j < G; ++j) {
+            if (reward[base + j] > reward[base + hi]) hi = j;
+            if (reward[base + j] < reward[base + lo]) lo = j;
+          }
+          if (reward[base + hi] > reward[base + lo]) {
+            best.push_back(g * G + hi);
+            worst.push_back(g * G + lo);
+          }
+        }
+        if (best.empty()) {
+          loss = (tl.logps * 0).sum();  // keeps the graph; nothing to learn from this minibatch
+        } else {
+          auto opt_i = torch::TensorOptions().dtype(torch::kLong).device(ratio.device());
+          auto margin = ratio.index_select(0, torch::tensor(best, opt_i)) - ratio.index_select(0, torch::tensor(worst, opt_i));
+          loss = -torch::log_sigmoid(cfg.objective.dpo_beta * margin.to(torch::kFloat)).mean();
+        }
+        dpo_pairs += static_cast<int64_t>(best.size());
+      }
       if (cfg.objective.kl_mode == "loss" && beta > 0) loss = loss + beta * kl_mean;
       if (cfg.objective.entropy_coef > 0) loss = loss - cfg.objective.entropy_coef * ent_mean;
       loss.backward();
@@ -690,6 +721,7 @@ RlResult run_rl(const RlConfig& cfg, const ComputeSection& compute, const RlOpti
     row["stage"] = stage;
     row["reward_mean"] = vec_mean(reward);
     row["reward_std"] = vec_std(reward);
+    if (cfg.objective.online_dpo) row["online_dpo_pairs"] = dpo_pairs;
     if (shape_kl) row["shaped_reward_mean"] = vec_mean(shaped);
     if (!win_vs_ref.empty()) row["win_rate"] = vec_mean(win_vs_ref);
     if (decisive) row["judge_decisive_fraction"] = *decisive;

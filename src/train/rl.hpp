@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -128,6 +129,8 @@ struct RlObjective {
   bool std_normalize = false;
   bool leave_one_out = false;
   double entropy_coef = 0.0;
+  bool online_dpo = false;
+  double dpo_beta = 0.1;
   template <class V>
   void visit(V& v) {
     v("kl_beta", kl_beta, "weight of the KL to the reference (adapters off); 0 = none (still reported)");
@@ -139,6 +142,9 @@ struct RlObjective {
     v("std_normalize", std_normalize, "divide advantages by the group's reward standard deviation (GRPO)");
     v("leave_one_out", leave_one_out, "baseline = mean reward of the other rollouts of the group (RLOO)");
     v("entropy_coef", entropy_coef, "subtract entropy_coef * token-mean entropy from the loss");
+    v("online_dpo", online_dpo,
+      "instead of the clipped policy loss: a DPO update on each group's best vs worst rollout (by reward)");
+    v("dpo_beta", dpo_beta, "online_dpo: beta of the sigmoid DPO loss");
   }
 };
 
@@ -159,6 +165,8 @@ struct RlTrain {
   int64_t eval_every = 50;
   int64_t hacking_window = 10;
   int64_t seed = 0;
+  // Evaluators run on the evaluation hook's replies (docs/evaluators.md): names or name=command.
+  std::vector<std::string> evaluators = {"support_helpfulness", "safety_guardrails"};
   template <class V>
   void visit(V& v) {
     v("max_steps", max_steps, "RL steps (each: one batch of rollouts, num_substeps optimizer updates)");
@@ -180,6 +188,8 @@ struct RlTrain {
       "panel win rate against the starting policy on held-out prompts every N steps (0 = only at the end)");
     v("hacking_window", hacking_window, "steps per window of the reward-hacking warning (0 = off)");
     v("seed", seed, "prompt order and sampling seed");
+    v("evaluators", evaluators,
+      "evaluators run on the evaluation replies, logged as eval/<name>/<score> (names or name=command)");
   }
 };
 
@@ -257,6 +267,9 @@ struct RlOptions {
   // Injected reward sources (tests, extensions): used instead of the configured judge / reward model.
   std::shared_ptr<PairwiseJudge> judge;
   std::shared_ptr<RewardSource> reward_source;
+  // Training-time evaluators: called by the evaluation hook with the policy's greedy replies; the returned
+  // metrics are logged with an "eval/" prefix. Empty: none (train/ does not know the evaluator registry).
+  std::function<std::map<std::string, double>(const std::vector<RolloutText>& replies)> eval_callback;
 };
 
 struct RlResult {

@@ -227,6 +227,41 @@ TEST_F(RlTrainer, PairwiseJudgeTournamentWinRateRises) {
   EXPECT_TRUE(m.back().contains("eval/panel_win_rate"));
 }
 
+// online_dpo: best vs worst rollout of each group as a DPO pair instead of the clipped policy loss; the
+// toy preference (shorter wins) rises the same way, and the training-time evaluator callback's metrics
+// are logged with the eval/ prefix.
+TEST_F(RlTrainer, OnlineDpoLearnsTheToyPreference) {
+  auto c = config("online_dpo");
+  c.train.max_steps = 16;
+  c.objective.kl_beta = 0.0;
+  c.objective.online_dpo = true;
+  c.objective.dpo_beta = 0.5;
+  c.data.eval_prompt_file = kTmp + "/eval_prompts.jsonl";
+  c.data.eval_prompts = 4;
+  c.train.eval_every = 0;
+  auto o = pairwise(std::make_shared<ShorterWins>());
+  int callback_calls = 0;
+  o.eval_callback = [&callback_calls](const std::vector<train::RolloutText>& replies) {
+    ++callback_calls;
+    double chars = 0;
+    for (const auto& r : replies) chars += static_cast<double>(r.response.size());
+    return std::map<std::string, double>{{"toy/chars", chars / static_cast<double>(replies.size())}, {"toy/n", double(replies.size())}};
+  };
+  auto r = train::run_rl(c, fp32(), o);
+  auto m = rows(kTmp + "/online_dpo/metrics.jsonl");
+  ASSERT_EQ(m.size(), 16u);
+  // Every group of 4 sampled replies of 8 random tokens has a spread in length early on: pairs are formed.
+  EXPECT_GT(m[0]["online_dpo_pairs"].get<int>(), 0);
+  EXPECT_LE(m[0]["online_dpo_pairs"].get<int>(), 8);
+  const double first = mean_of(m, "win_rate", 0, 4), last = mean_of(m, "win_rate", 12, 16);
+  EXPECT_GT(last - first, 0.2) << "first " << first << " last " << last;
+  EXPECT_EQ(callback_calls, 1);
+  EXPECT_EQ(r.eval.at("eval/toy/n"), 4.0);
+  EXPECT_TRUE(m.back().contains("eval/toy/chars"));
+  c.objective.dpo_beta = 0;
+  expect_config_error(c, o, "objective.dpo_beta");
+}
+
 TEST_F(RlTrainer, ResumeIsBitwiseIdentical) {
   auto c = config("straight");
   c.objective.num_substeps = 2;  // minibatch 2 is off-policy: its old log-probs come from the pre-pass
