@@ -1,27 +1,24 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on the embedded default data. Until the preference pipeline lands this is:
-# train the tokenizer, supervised fine-tuning of the `small` preset on data/demo/, then one chat exchange.
-# Re-running reuses finished stages (delete runs/demo to start over).
+# `make demo`: the main job on the embedded default. One command runs the whole pipeline on the synthetic
+# support world (configs/quickstart.yaml): data -> tokenizer -> SFT -> reward model -> DPO -> reward-model
+# RL -> direct preference RL -> evaluation of every policy against SFT -> simulated customers -> report.
+# Re-running skips every stage whose inputs and config are unchanged (delete runs/quickstart to start over).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRL=${1:-build/supportrl}
-OUT=runs/demo
 
-if [ ! -f "$OUT/tokenizer/tokenizer.model" ]; then
-  echo "== tokenizer: training on data/demo/support_sft.jsonl"
-  "$SRL" tokenizer train --input data/demo/support_sft.jsonl --vocab-size 2048 --out "$OUT/tokenizer"
-fi
+"$SRL" pipeline --config configs/quickstart.yaml
 
-if [ ! -e "$OUT/sft/final" ]; then
-  echo "== sft: small preset on the embedded support conversations (configs/sft.yaml)"
-  "$SRL" sft --config configs/sft.yaml --set output_dir="$OUT/sft" --set model.tokenizer="$OUT/tokenizer"
-else
-  echo "== sft: $OUT/sft/final exists, reusing it"
-fi
-
-echo "== chat: one exchange with the fine-tuned model"
-echo "you> Hello. Order A12345: the tent arrived broken. What now?"
-echo "Hello. Order A12345: the tent arrived broken. What now?" |
-  "$SRL" chat --model "$OUT/sft" --temperature 0 --max-new-tokens 128
 echo
-echo "Training metrics: $OUT/sft/metrics.jsonl   Chat yourself: $SRL chat --model $OUT/sft"
+echo "== results (reports/quickstart/summary.json): win rate vs SFT by the annotator panel, 95% interval"
+python3 - <<'PY' 2>/dev/null || true
+import json
+s = json.load(open("reports/quickstart/summary.json"))
+for name in s.get("order", []):
+    p = s["policies"][name]
+    wr = (p.get("win_rate_vs_sft") or {}).get("panel")
+    win = "baseline" if not wr else f"{wr['estimate']:.3f} [{wr['ci95'][0]:.3f}, {wr['ci95'][1]:.3f}]"
+    print(f"  {name:22s} {win:26s} unsafe compliance {p.get('unsafe_compliance_rate')}")
+PY
+echo "Report: reports/quickstart/index.html (also report.md, summary.json)"
+echo "Chat with a policy: $SRL chat --model runs/quickstart/dpo"

@@ -17,6 +17,11 @@ void register_reward(CLI::App& app);
 void register_dpo(CLI::App& app);
 // direct-preference-rl and reward-model-rl (cmd_rl.cpp)
 void register_rl(CLI::App& app);
+// pipeline (cmd_pipeline.cpp)
+void register_pipeline(CLI::App& app);
+// simulate and report (cmd_eval.cpp)
+void register_simulate(CLI::App& app);
+void register_report(CLI::App& app);
 // evaluate (cmd_evaluate.cpp)
 void register_evaluate(CLI::App& app);
 void register_data(CLI::App& app);

@@ -30,6 +30,9 @@ int main(int argc, char** argv) {
   srl::cli::register_reward(app);
   srl::cli::register_dpo(app);
   srl::cli::register_rl(app);
+  srl::cli::register_simulate(app);
+  srl::cli::register_report(app);
+  srl::cli::register_pipeline(app);
   srl::cli::register_evaluate(app);
   srl::cli::register_bench(app);
   srl::cli::register_data(app);

@@ -46,7 +46,9 @@ struct Reply {
   bool finished = true;
 };
 
-void check_config(const EvaluateConfig& c) {
+}  // namespace
+
+void check_evaluate_config(const EvaluateConfig& c) {
   auto need = [](bool ok, const std::string& key, const std::string& what) {
     if (!ok) fail("config: evaluate." + key, what);
   };
@@ -64,6 +66,8 @@ void check_config(const EvaluateConfig& c) {
   need(c.kl_prompts >= 0, "kl_prompts", "must be >= 0");
   need(std::isfinite(c.external_timeout_s) && c.external_timeout_s > 0, "external_timeout_s", "must be positive");
 }
+
+namespace {
 
 // Safe vs adversarial: the data's own intent tag when it has one (the synthetic world marks its adversarial
 // intents), else the request classifier.
@@ -184,7 +188,7 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 }  // namespace
 
 nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSection& compute) {
-  check_config(cfg);
+  check_evaluate_config(cfg);
   const auto cmp = train::setup_compute(compute, "compute");
   register_judge_evaluators(static_cast<uint64_t>(cfg.panel_seed));
   auto evaluators = make_evaluators(cfg.evaluators, cfg.external_timeout_s, "config: evaluate.evaluators");  // errors before the slow parts

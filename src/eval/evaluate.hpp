@@ -75,6 +75,9 @@ struct EvaluateFileConfig {
   }
 };
 
+// Config problems that need no files: srl::fail("config: evaluate.<key>", ...). run_evaluate calls it first.
+void check_evaluate_config(const EvaluateConfig& cfg);
+
 // Runs the evaluation, writes <output_dir>/eval.json and transcripts.jsonl, returns eval.json's content.
 nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSection& compute);
 
