@@ -19,6 +19,7 @@
 #include "data/support_world.hpp"
 #include "eval/evaluator.hpp"
 #include "eval/judges.hpp"
+#include "eval/replies.hpp"
 #include "eval/safety.hpp"
 #include "eval/simulate.hpp"
 #include "eval/stats.hpp"
@@ -40,11 +41,7 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-struct Reply {
-  std::string text;
-  int64_t tokens = 0;
-  bool finished = true;
-};
+using Reply = ChatReply;
 
 }  // namespace
 
@@ -105,17 +102,8 @@ std::vector<Reply> generate_replies(model::Llama& m, const text::Tokenizer& tok,
     std::vector<std::vector<int64_t>> rows;
     for (size_t k = start; k < end; ++k) rows.push_back(ids[order[k]]);
     sp.seed = static_cast<uint64_t>(s.seed) + start;  // reproducible for a given batch size
-    train::AutocastGuard ac(cmp.bf16, cmp.device);
-    auto gens = model::generate(m, rows, sp);
-    for (size_t k = start; k < end; ++k) {
-      const auto& g = gens[k - start];
-      std::vector<int> t(g.tokens.begin(), g.tokens.end());
-      Reply r;
-      r.text = text::parse_reply(tok, t).message.content;
-      r.tokens = static_cast<int64_t>(g.tokens.size());
-      r.finished = g.finish_reason == "stop";
-      out[order[k]] = std::move(r);
-    }
+    auto replies = generate_chat_replies(m, tok, rows, sp, cmp);
+    for (size_t k = start; k < end; ++k) out[order[k]] = std::move(replies[k - start]);
     spdlog::info("evaluate: {}/{} replies", end, order.size());
   }
   *seconds = ms_since(t0) / 1000.0;

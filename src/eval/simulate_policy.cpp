@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
+#include "eval/replies.hpp"
 #include "model/generate.hpp"
 #include "train/preference_tokens.hpp"
 
@@ -45,7 +46,8 @@ void check_simulate_config(const SimulateConfig& c) {
   need(!c.output_dir.empty(), "output_dir", "is required");
 }
 
-Responder make_model_responder(model::LoadedModel& lm, const SimulateConfig& cfg, ResponderStats* stats) {
+Responder make_model_responder(model::LoadedModel& lm, const SimulateConfig& cfg, ResponderStats* stats,
+                                 const train::Compute& cmp) {
   model::SamplingParams base;
   base.temperature = cfg.temperature;
   base.top_p = cfg.top_p;
@@ -57,8 +59,8 @@ Responder make_model_responder(model::LoadedModel& lm, const SimulateConfig& cfg
   if (max_prompt < 2)
     fail("simulate.max_new_tokens", "leaves no room for a prompt in the model's context of " + std::to_string(ctx));
   const size_t batch = static_cast<size_t>(cfg.batch_size);
-  return [&lm, base, max_prompt, batch, stats](const std::vector<std::vector<text::Message>>& conversations,
-                                               const std::vector<uint64_t>& seeds) {
+  return [&lm, base, max_prompt, batch, stats, cmp](const std::vector<std::vector<text::Message>>& conversations,
+                                                    const std::vector<uint64_t>& seeds) {
     if (seeds.size() != conversations.size())
       fail_internal("simulate responder", "one seed per conversation expected");
     std::vector<std::string> replies;
@@ -73,15 +75,14 @@ Responder make_model_responder(model::LoadedModel& lm, const SimulateConfig& cfg
       }
       model::SamplingParams sp = base;
       sp.seed = call_seed(seeds, c, end);
-      const auto gens = model::generate(lm.model, prompts, sp);
-      for (const auto& g : gens) {
-        const std::vector<int> toks(g.tokens.begin(), g.tokens.end());
-        replies.push_back(text::parse_reply(lm.tokenizer, toks).message.content);
-        if (stats && g.finish_reason == "length") ++stats->replies_cut;
+      auto batch_replies = generate_chat_replies(lm.model, lm.tokenizer, prompts, sp, cmp);
+      for (auto& r : batch_replies) {
+        if (stats && !r.finished) ++stats->replies_cut;
+        replies.push_back(std::move(r.text));
       }
       if (stats) {
         ++stats->calls;
-        stats->generations += static_cast<int64_t>(gens.size());
+        stats->generations += static_cast<int64_t>(batch_replies.size());
       }
     }
     return replies;
@@ -106,7 +107,7 @@ nlohmann::json run_simulate(const SimulateConfig& cfg, const train::ComputeSecti
                cfg.max_turns, lm.dir);
 
   ResponderStats stats;
-  const auto summary = run_simulation(scenarios, make_model_responder(lm, cfg, &stats), opt);
+  const auto summary = run_simulation(scenarios, make_model_responder(lm, cfg, &stats, cmp), opt);
   if (stats.prompts_truncated > 0)
     spdlog::warn("simulate: {} of {} prompts were longer than the context allows and kept only their newest tokens",
                  stats.prompts_truncated, stats.generations);

@@ -65,7 +65,9 @@ struct ResponderStats {
 // conversation and turn samples from its own stream and a run is reproducible, but a conversation's sample
 // also depends on which conversations share its call (generate takes one seed per call, not one per row).
 // `lm` and `stats` must outlive the Responder.
-Responder make_model_responder(model::LoadedModel& lm, const SimulateConfig& cfg, ResponderStats* stats = nullptr);
+// Generation runs under `cmp`'s bf16 autocast like evaluate and the RL rollouts (default: fp32 on the CPU).
+Responder make_model_responder(model::LoadedModel& lm, const SimulateConfig& cfg, ResponderStats* stats = nullptr,
+                                 const train::Compute& cmp = {});
 
 // Loads the policy, plays the simulation, writes <output_dir>/simulate.json (simulation_json, pretty-printed)
 // and <output_dir>/transcripts.jsonl, each atomically; returns simulate.json's content.

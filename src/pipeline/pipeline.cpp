@@ -412,7 +412,7 @@ void Pipeline::Impl::add_training() {
       h.compute.threads = 0;
       u.hash_yaml = config::to_yaml(h);
       u.work = [c] { train::run_dpo(c, train::DpoOptions{}); };
-      labels["dpo"] = "DPO (" + c.dpo.loss_type + ")";
+      labels["dpo"] = "DPO (" + c.dpo.loss_type + (c.dpo.sft_weight > 0 ? " + RPO" : "") + ")";
     }
     units.push_back(std::move(u));
   }
