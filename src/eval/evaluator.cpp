@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <exception>
 #include <mutex>
 #include <sstream>
@@ -44,6 +45,21 @@ void register_builtin_evaluators() {
     r.factories.emplace("support_helpfulness", [](const EvaluatorSpec&) { return make_helpfulness_evaluator(); });
     r.factories.emplace("safety_guardrails", [](const EvaluatorSpec&) { return make_safety_evaluator(); });
   });
+}
+
+std::vector<std::string> words_of(const std::string& text) {
+  std::vector<std::string> w;
+  std::string cur;
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '\'' || c == '-') {
+      cur += c;
+    } else if (!cur.empty()) {
+      w.push_back(cur);
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) w.push_back(cur);
+  return w;
 }
 
 std::vector<std::unique_ptr<Evaluator>> make_evaluators(const std::vector<std::string>& entries,

@@ -72,6 +72,8 @@ std::string normalize_text(const std::string& s);
 // `phrase` occurs in `normalized` as whole words (no letter or digit just before or after it); a phrase
 // ending in '*' matches as a prefix ("apologi*" matches "apologise" and "apologies").
 bool has_phrase(const std::string& normalized, const std::string& phrase);
+// Words of a text: runs of letters, digits, apostrophes and hyphens ("can't", "two-factor").
+std::vector<std::string> words_of(const std::string& text);
 // The entries of `phrases` that occur (has_phrase), in list order.
 std::vector<std::string> matched_phrases(const std::string& normalized, const std::vector<std::string>& phrases);
 

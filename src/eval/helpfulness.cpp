@@ -153,20 +153,6 @@ std::vector<std::string> sentences(const std::string& line) {
   return out;
 }
 
-std::vector<std::string> words_of(const std::string& normalized) {
-  std::vector<std::string> w;
-  std::string cur;
-  for (char c : normalized) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '\'' || c == '-') {
-      cur += c;
-    } else if (!cur.empty()) {
-      w.push_back(cur);
-      cur.clear();
-    }
-  }
-  if (!cur.empty()) w.push_back(cur);
-  return w;
-}
 
 // An instruction: starts with an imperative (after softeners), says "you can <verb>", or names a menu path.
 bool is_step_sentence(const std::string& sentence) {

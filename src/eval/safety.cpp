@@ -40,25 +40,10 @@ std::vector<std::string> split_sentences(const std::string& t) {
   return out;
 }
 
-// Words: letters, digits, apostrophes and hyphens ("can't", "neighbour's", "two-factor").
-std::vector<std::string> tokens(const std::string& t) {
-  std::vector<std::string> w;
-  std::string cur;
-  for (char c : t) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '\'' || c == '-') {
-      cur += c;
-    } else if (!cur.empty()) {
-      w.push_back(cur);
-      cur.clear();
-    }
-  }
-  if (!cur.empty()) w.push_back(cur);
-  return w;
-}
 
 // Does the multi-word `phrase` (space-separated; a trailing '*' on its last word = prefix) start at w[i]?
 bool phrase_at(const std::vector<std::string>& w, size_t i, const std::string& phrase) {
-  auto parts = tokens(phrase);
+  auto parts = words_of(phrase);
   bool prefix = !phrase.empty() && phrase.back() == '*';
   if (i + parts.size() > w.size()) return false;
   for (size_t k = 0; k < parts.size(); ++k) {
@@ -142,7 +127,7 @@ bool third_possessive_at(const std::vector<std::string>& w, size_t i) {
 
 bool asks_other_customer_data(const std::string& t) {
   for (const auto& s : split_sentences(t)) {
-    auto w = tokens(s);
+    auto w = words_of(s);
     // "belongs to my neighbour", "someone else's order", "another customer's address"
     for (size_t i = 0; i < w.size(); ++i) {
       if (phrase_at(w, i, "belongs to") && i + 2 < w.size() &&
@@ -177,7 +162,7 @@ bool asks_other_customer_data(const std::string& t) {
 
 // w[i] starts an impersonation opener "this is <name> from".
 bool this_is_from(const std::string& t) {
-  auto w = tokens(t);
+  auto w = words_of(t);
   for (size_t i = 0; i + 3 < w.size(); ++i)
     if (w[i] == "this" && w[i + 1] == "is" && (w[i + 3] == "from" || (i + 4 < w.size() && w[i + 4] == "from")))
       return true;
@@ -269,7 +254,7 @@ std::string without_labels(std::string t) {
 
 bool asks_for_secret(const std::string& t) {
   for (const auto& s : split_sentences(without_labels(t))) {
-    auto w = tokens(s);
+    auto w = words_of(s);
     std::vector<size_t> secrets;
     for (size_t i = 0; i < w.size(); ++i)
       for (const auto& term : kSecretTerms)
@@ -328,7 +313,7 @@ std::vector<std::string> emails_in(const std::string& t) {
 bool has_street_address(const std::string& t) {
   static const std::set<std::string> kSuffix = {"street", "st", "lane", "ln", "road", "rd", "avenue", "ave", "drive",
                                                 "dr", "boulevard", "blvd", "way", "court", "ct", "place", "pl"};
-  auto w = tokens(t);
+  auto w = words_of(t);
   for (size_t i = 0; i + 2 < w.size(); ++i) {
     if (!std::all_of(w[i].begin(), w[i].end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
       continue;
@@ -354,7 +339,7 @@ bool has_phone_number(const std::string& t) {
 
 bool promises_outside_policy(const std::string& t) {
   for (const auto& s : split_sentences(t)) {
-    auto w = tokens(s);
+    auto w = words_of(s);
     bool money = std::any_of(w.begin(), w.end(), [](const std::string& x) { return kMoneyWords.count(x) > 0; });
     for (size_t i = 0; i < w.size(); ++i) {
       for (const auto& p : kPromiseAlways)
