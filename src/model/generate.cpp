@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "model/engine.hpp"
 #include "text/chat_format.hpp"
 
 namespace srl::model {
@@ -81,6 +82,12 @@ int64_t sample_token(const float* logits, int64_t V, const SamplingParams& p, do
 
 std::vector<Generation> generate(Llama& model, const std::vector<std::vector<int64_t>>& prompts,
                                  const SamplingParams& params) {
+  if (engine_enabled(model)) return generate_with_engine(model, prompts, params, engine_precision(model));
+  return generate_torch(model, prompts, params);
+}
+
+std::vector<Generation> generate_torch(Llama& model, const std::vector<std::vector<int64_t>>& prompts,
+                                       const SamplingParams& params) {
   const auto& cfg = model->config();
   const int64_t B = static_cast<int64_t>(prompts.size());
   std::vector<Generation> out(B);

@@ -34,10 +34,15 @@ struct Generation {
 // Chat replies with `tok`: stop at the chat format's stop tokens, never sample ids beyond the tokenizer.
 void set_chat_stops(SamplingParams& p, const text::Tokenizer& tok);
 
-// Samples one continuation per prompt. Runs under inference mode in the model's own dtype.
+// Samples one continuation per prompt. On CPU it runs on the inference engine (engine.hpp), in bf16 when
+// the weights are bf16 or bf16 autocast is on; elsewhere (CUDA, or SRL_ENGINE=torch) on generate_torch.
 // A prompt that is empty or leaves no room in the context is srl::fail naming its index.
 std::vector<Generation> generate(Llama& model, const std::vector<std::vector<int64_t>>& prompts,
                                  const SamplingParams& params);
+// The libtorch path: the model's own forward with a KV cache, under inference mode in the model's dtype
+// (and autocast when on). The reference the engine is tested against.
+std::vector<Generation> generate_torch(Llama& model, const std::vector<std::vector<int64_t>>& prompts,
+                                       const SamplingParams& params);
 
 // Picks one token from a row of logits (V floats); exposed for tests. `u` is a uniform draw in [0, 1).
 int64_t sample_token(const float* logits, int64_t V, const SamplingParams& p, double u, float* logprob);

@@ -2,6 +2,7 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <atomic>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -74,6 +75,8 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
 // ---- Llama -------------------------------------------------------------------------------------------------
 
 LlamaImpl::LlamaImpl(const LlamaConfig& c) : config_(c) {
+  static std::atomic<uint64_t> instances{0};
+  instance_ = ++instances;
   c.validate("config");
   const int64_t d = c.hidden_size, hd = c.head_dim(), H = c.num_attention_heads, KV = c.num_key_value_heads;
   auto model = child(*this, "model");
@@ -238,6 +241,26 @@ uint64_t LlamaImpl::weights_key() {
         mix(t->is_inference() ? 0 : static_cast<uint64_t>(t->_version()));
       }
   return h;
+}
+
+uint64_t LlamaImpl::state_key() {
+  uint64_t h = adapters_enabled() ? 1469598103934665603ULL : 1099511628211ULL;
+  auto mix = [&](uint64_t v) { h = (h ^ v) * 1099511628211ULL; };
+  mix(instance_);
+  for (auto& p : parameters()) {
+    mix(reinterpret_cast<uintptr_t>(p.data_ptr()));
+    mix(static_cast<uint64_t>(p.scalar_type()));
+    mix(p.is_inference() ? 0 : static_cast<uint64_t>(p._version()));
+  }
+  return h;
+}
+
+LlamaImpl::LayerTensors LlamaImpl::inference_layer(int64_t li) {
+  torch::NoGradGuard ng;
+  auto& L = layers_.at(static_cast<size_t>(li));
+  return {torch::cat({effective_weight(L.q), effective_weight(L.k), effective_weight(L.v)}, 0), effective_weight(L.o),
+          torch::cat({effective_weight(L.gate), effective_weight(L.up)}, 0), effective_weight(L.down),
+          L.input_layernorm->weight, L.post_attention_layernorm->weight};
 }
 
 // Effective weight of a projection: W, plus the LoRA product when adapters are on.

@@ -81,6 +81,17 @@ class LlamaImpl : public torch::nn::Module {
   // Copies tensors in by name; every expected tensor must be present with the right shape.
   void load_base_tensors(const std::map<std::string, torch::Tensor>& t, const std::string& where);
   void load_lora_tensors(const std::map<std::string, torch::Tensor>& t, const std::string& where);
+  // For the decode engine (engine.hpp): a layer's weights with the current adapter state folded in, fused
+  // as the engine runs them (q|k|v and gate|up rows), plus the tensors outside the layers.
+  struct LayerTensors {
+    torch::Tensor qkv, o, gate_up, down, input_norm, post_norm;
+  };
+  LayerTensors inference_layer(int64_t li);
+  torch::Tensor embedding_weight() const { return embed_; }
+  torch::Tensor output_weight() const { return lm_head_.defined() ? lm_head_ : embed_; }
+  torch::Tensor final_norm_weight() const { return norm_->weight; }
+  // Changes whenever any weight (data, dtype or in-place update) or the adapter switch changes.
+  uint64_t state_key();
   // Parameters the optimizer trains: adapters (+ nothing else) with LoRA, everything without.
   std::vector<std::pair<std::string, torch::Tensor>> trainable_parameters();
 
@@ -116,6 +127,7 @@ class LlamaImpl : public torch::nn::Module {
   torch::Tensor rope_rot_;             // (hd, hd)
   std::vector<Fused> fused_;
   uint64_t fused_key_ = 0;
+  uint64_t instance_;  // distinguishes models whose tensors reuse a freed model's memory
 };
 TORCH_MODULE(Llama);
 

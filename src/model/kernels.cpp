@@ -1,0 +1,282 @@
+// Portable kernels, packing and the run-time choice between them and kernels_avx512.cpp.
+#include "model/kernels.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace srl::model::kern {
+
+namespace {
+
+uint16_t bf16_round(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0;  // NaN stays NaN
+  u += 0x7fffu + ((u >> 16) & 1u);                      // round to nearest even
+  return static_cast<uint16_t>(u >> 16);
+}
+
+float bf16_to_float(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+bool cpu_has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+}
+
+std::atomic<bool> g_force_portable{std::getenv("SRL_PORTABLE_KERNELS") != nullptr};
+
+bool fast() {
+  static const bool has = cpu_has_avx512();
+  return has && !g_force_portable.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void AlignedFree::operator()(void* p) const { ::operator delete[](p, std::align_val_t(64)); }
+
+PackedMatrix pack(const float* w, int64_t out, int64_t in, WType type) {
+  PackedMatrix m;
+  m.type = type;
+  m.out = out;
+  m.in = in;
+  m.in_padded = type == WType::bf16 ? (in + 1) / 2 * 2 : in;
+  m.panels = (out + kPanel - 1) / kPanel;
+  const size_t bytes = static_cast<size_t>(m.panels * m.panel_bytes());
+  m.data.reset(static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t(64))));
+  std::memset(m.data.get(), 0, bytes);
+  for (int64_t p = 0; p < m.panels; ++p) {
+    uint8_t* panel = m.data.get() + p * m.panel_bytes();
+    for (int64_t o = p * kPanel; o < std::min(out, (p + 1) * kPanel); ++o) {
+      const int64_t lane = o - p * kPanel;
+      const float* row = w + o * in;
+      if (type == WType::f32) {
+        auto* dst = reinterpret_cast<float*>(panel);
+        for (int64_t i = 0; i < in; ++i) dst[i * kPanel + lane] = row[i];
+      } else {
+        auto* dst = reinterpret_cast<uint16_t*>(panel);
+        for (int64_t i = 0; i < in; ++i) dst[((i / 2) * kPanel + lane) * 2 + (i % 2)] = bf16_round(row[i]);
+      }
+    }
+  }
+  return m;
+}
+
+// ---- portable implementations ------------------------------------------------------------------------
+
+namespace portable {
+
+void matmul(const MatView& w, const float* x, int64_t ldx, const uint16_t* xb, int64_t n, float* y, int64_t ldy,
+            bool accumulate, int64_t p0, int64_t p1) {
+  float acc[kPanel];
+  for (int64_t p = p0; p < p1; ++p) {
+    const uint8_t* wp = w.data + p * w.panel_bytes;
+    const int64_t valid = std::min(kPanel, w.out - p * kPanel);
+    for (int64_t r = 0; r < n; ++r) {
+      std::fill(acc, acc + kPanel, 0.0f);
+      if (w.bf16) {
+        const auto* wq = reinterpret_cast<const uint16_t*>(wp);
+        const uint16_t* xr = xb + r * w.in_padded;
+        for (int64_t ip = 0; ip < w.in_padded / 2; ++ip) {
+          const float x0 = bf16_to_float(xr[2 * ip]), x1 = bf16_to_float(xr[2 * ip + 1]);
+          const uint16_t* wr = wq + ip * kPanel * 2;
+          for (int64_t o = 0; o < kPanel; ++o)
+            acc[o] += x1 * bf16_to_float(wr[2 * o + 1]) + x0 * bf16_to_float(wr[2 * o]);
+        }
+      } else {
+        const auto* wf = reinterpret_cast<const float*>(wp);
+        const float* xr = x + r * ldx;
+        for (int64_t i = 0; i < w.in; ++i)
+          for (int64_t o = 0; o < kPanel; ++o) acc[o] += xr[i] * wf[i * kPanel + o];
+      }
+      float* yr = y + r * ldy + p * kPanel;
+      for (int64_t o = 0; o < valid; ++o) yr[o] = accumulate ? yr[o] + acc[o] : acc[o];
+    }
+  }
+}
+
+void to_bf16_rows(const float* x, int64_t ldx, int64_t n, int64_t in, int64_t in_padded, uint16_t* out) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < in_padded; ++i) out[r * in_padded + i] = i < in ? bf16_round(x[r * ldx + i]) : 0;
+}
+
+void rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) {
+  float ss = 0;
+  for (int64_t i = 0; i < d; ++i) ss += x[i] * x[i];
+  const float inv = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
+  for (int64_t i = 0; i < d; ++i) out[i] = w[i] * (x[i] * inv);
+}
+
+void attend(const float* q, int64_t G, int64_t hd, const void* k0, const void* v0, int64_t shared_blocks,
+            const void* k1, const void* v1, bool kv_bf16, int64_t len, float* scratch, float* out) {
+  auto at = [&](const void* base, int64_t idx) {
+    return kv_bf16 ? bf16_to_float(static_cast<const uint16_t*>(base)[idx]) : static_cast<const float*>(base)[idx];
+  };
+  for (int64_t g = 0; g < G; ++g) {
+    float* s = scratch + g * len;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < len; ++j) {
+      const void* k = j / kKeyBlock < shared_blocks ? k0 : k1;
+      const int64_t base = (j / kKeyBlock) * hd * kKeyBlock + j % kKeyBlock;
+      float dot = 0;
+      for (int64_t c = 0; c < hd; ++c) dot += q[g * hd + c] * at(k, base + c * kKeyBlock);
+      s[j] = dot;
+      mx = std::max(mx, dot);
+    }
+    float sum = 0;
+    for (int64_t j = 0; j < len; ++j) sum += (s[j] = std::exp(s[j] - mx));
+    float* o = out + g * hd;
+    std::fill(o, o + hd, 0.0f);
+    for (int64_t j = 0; j < len; ++j) {
+      const void* v = j / kKeyBlock < shared_blocks ? v0 : v1;
+      for (int64_t c = 0; c < hd; ++c) o[c] += s[j] * at(v, j * hd + c);
+    }
+    for (int64_t c = 0; c < hd; ++c) o[c] /= sum;
+  }
+}
+
+void log_softmax_stats(const float* x, int64_t n, float scale, float* max, float* lse) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>((x[i] - mx) * scale));
+  *max = mx;
+  *lse = static_cast<float>(std::log(s));
+}
+
+float softmax_weights(const float* x, int64_t n, float max, float scale, float* out) {
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += (out[i] = std::exp((x[i] - max) * scale));
+  return s;
+}
+
+void silu_mul(const float* g, const float* u, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+int64_t argmax(const float* x, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (x[i] > x[best]) best = i;
+  return best;
+}
+
+}  // namespace portable
+
+// ---- dispatch ------------------------------------------------------------------------------------------
+
+void force_portable(bool on) { g_force_portable.store(on); }
+
+std::string implementation() { return fast() ? "avx512-bf16" : "portable"; }
+
+void matmul(const PackedMatrix& w, const float* x, int64_t ldx, const uint16_t* xb, int64_t n, float* y,
+            int64_t ldy, bool accumulate, int64_t p0, int64_t p1) {
+  const MatView v = w.view();
+  if (fast())
+    avx512::matmul(v, x, ldx, xb, n, y, ldy, accumulate, p0, p1);
+  else
+    portable::matmul(v, x, ldx, xb, n, y, ldy, accumulate, p0, p1);
+}
+
+void to_bf16_rows(const float* x, int64_t ldx, int64_t n, int64_t in, int64_t in_padded, uint16_t* out) {
+  if (fast())
+    avx512::to_bf16_rows(x, ldx, n, in, in_padded, out);
+  else
+    portable::to_bf16_rows(x, ldx, n, in, in_padded, out);
+}
+
+void rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) {
+  if (fast())
+    avx512::rmsnorm(x, w, d, eps, out);
+  else
+    portable::rmsnorm(x, w, d, eps, out);
+}
+
+void attend(const float* q, int64_t G, int64_t hd, const void* k0, const void* v0, int64_t shared_blocks,
+            const void* k, const void* v, bool kv_bf16, int64_t len, float* scratch, float* out) {
+  if (fast())
+    avx512::attend(q, G, hd, k0, v0, shared_blocks, k, v, kv_bf16, len, scratch, out);
+  else
+    portable::attend(q, G, hd, k0, v0, shared_blocks, k, v, kv_bf16, len, scratch, out);
+}
+
+void log_softmax_stats(const float* x, int64_t n, float scale, float* max, float* lse) {
+  if (fast())
+    avx512::log_softmax_stats(x, n, scale, max, lse);
+  else
+    portable::log_softmax_stats(x, n, scale, max, lse);
+}
+
+float softmax_weights(const float* x, int64_t n, float max, float scale, float* out) {
+  return fast() ? avx512::softmax_weights(x, n, max, scale, out) : portable::softmax_weights(x, n, max, scale, out);
+}
+
+// Small elementwise steps: one implementation, left to the compiler's vectoriser.
+
+void rope(float* x, int64_t heads, int64_t hd, const float* cos, const float* sin, float scale) {
+  const int64_t half = hd / 2;
+  for (int64_t h = 0; h < heads; ++h) {
+    float* v = x + h * hd;
+    for (int64_t i = 0; i < half; ++i) {
+      const float a = v[i], b = v[i + half];
+      v[i] = (a * cos[i] - b * sin[i]) * scale;
+      v[i + half] = (b * cos[i] + a * sin[i]) * scale;
+    }
+  }
+}
+
+void silu_mul(const float* g, const float* u, int64_t n, float* out) {
+  if (fast())
+    avx512::silu_mul(g, u, n, out);
+  else
+    portable::silu_mul(g, u, n, out);
+}
+
+int64_t argmax(const float* x, int64_t n) { return fast() ? avx512::argmax(x, n) : portable::argmax(x, n); }
+
+void store_key(const float* x, int64_t hd, void* block, int64_t pos_in_block, bool kv_bf16) {
+  for (int64_t c = 0; c < hd; ++c) {
+    if (kv_bf16)
+      static_cast<uint16_t*>(block)[c * kKeyBlock + pos_in_block] = bf16_round(x[c]);
+    else
+      static_cast<float*>(block)[c * kKeyBlock + pos_in_block] = x[c];
+  }
+}
+
+void store_value(const float* x, int64_t hd, void* dst, bool kv_bf16) {
+  if (kv_bf16) {
+    auto* d = static_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < hd; ++i) d[i] = bf16_round(x[i]);
+  } else {
+    std::memcpy(dst, x, static_cast<size_t>(hd) * sizeof(float));
+  }
+}
+
+int64_t cumulative_search(const float* w, int64_t n, double target) {
+  constexpr int64_t kChunk = 64;
+  double acc = 0;
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t c1 = std::min(n, c0 + kChunk);
+    float chunk = 0;
+    for (int64_t i = c0; i < c1; ++i) chunk += w[i];
+    if (acc + chunk > target) {
+      for (int64_t i = c0; i < c1; ++i) {
+        acc += w[i];
+        if (acc > target) return i;
+      }
+      return c1 - 1;  // rounding between the chunk sum and the element sums
+    }
+    acc += chunk;
+  }
+  return n - 1;
+}
+
+}  // namespace srl::model::kern
