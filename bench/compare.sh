@@ -21,6 +21,9 @@ CASES=(
   "generate small b1|generate --preset small --batch 1 --prompt 64 --new 128 --dtype bf16|gen_tokens_per_s"
   "generate small b16|generate --preset small --batch 16 --prompt 64 --new 128 --dtype bf16|gen_tokens_per_s"
   "rollouts small b64|rollouts generate --preset small --batch 64 --prompt 96 --new 128 --dtype bf16|gen_tokens_per_s"
+  "generate base b1|generate --preset base --batch 1 --prompt 64 --new 128 --dtype bf16|gen_tokens_per_s"
+  "generate base b16|generate --preset base --batch 16 --prompt 64 --new 128 --dtype bf16|gen_tokens_per_s"
+  "rollouts base b64|rollouts generate --preset base --batch 64 --prompt 96 --new 128 --dtype bf16|gen_tokens_per_s"
 )
 [ -n "${CASES_EXTRA:-}" ] && CASES+=("$CASES_EXTRA")
 

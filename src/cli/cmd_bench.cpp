@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "model/generate.hpp"
+#include "model/kernels.hpp"
 #include "train/compute.hpp"
 #include "train/dpo_loss.hpp"
 #include "train/lm_loss.hpp"
@@ -207,6 +208,49 @@ void run_bench(const BenchFlags& f) {
     }
     const double n = static_cast<double>(f.size);
     out.update({{"size", f.size}, {"s", round_to(best, 5)}, {"matmul_gflops_per_s", round_to(2 * n * n * n / best / 1e9, 1)}});
+  } else if (f.mode == "roofline") {
+    // The two ceilings of decoding: memory read bandwidth (a sum over 512 MB, far beyond the caches) and
+    // the engine's packed matmul peak on an in-cache product (64 rows x 2048 x 512), next to the model's
+    // bytes and FLOPs per token. docs/PERFORMANCE.md turns them into bounds.
+    auto big = torch::ones({128 * 1024 * 1024});
+    double best_bw = 1e30;
+    for (int i = 0; i < 3; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      volatile float sink = big.sum().item<float>();
+      (void)sink;
+      best_bw = std::min(best_bw, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    const double gbps = static_cast<double>(big.numel()) * 4.0 / best_bw / 1e9;
+    const int64_t rows = 64, out_dim = 2048, in_dim = 512;
+    auto W = torch::randn({out_dim, in_dim}), X = torch::randn({rows, in_dim});
+    auto Y = torch::zeros({rows, out_dim});
+    nlohmann::json peaks;
+    for (auto type : {model::kern::WType::bf16, model::kern::WType::f32}) {
+      auto P = model::kern::pack(W.data_ptr<float>(), out_dim, in_dim, type);
+      std::vector<uint16_t> xb(static_cast<size_t>(rows * P.in_padded));
+      model::kern::to_bf16_rows(X.data_ptr<float>(), in_dim, rows, in_dim, P.in_padded, xb.data());
+      for (int threads : {1, static_cast<int>(f.threads)}) {
+        auto run = [&] {
+          at::parallel_for(0, P.panels, P.panels / threads, [&](int64_t p0, int64_t p1) {
+            model::kern::matmul(P, X.data_ptr<float>(), in_dim, xb.data(), rows, Y.data_ptr<float>(), out_dim, false, p0, p1);
+          });
+        };
+        run();
+        double best = 1e30;
+        for (int i = 0; i < 20; ++i) {
+          auto t0 = std::chrono::steady_clock::now();
+          run();
+          best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+        const std::string key = std::string(type == model::kern::WType::bf16 ? "bf16" : "fp32") + "_matmul_gflops_per_s_" +
+                                std::to_string(threads) + "t";
+        peaks[key] = round_to(2.0 * rows * out_dim * in_dim / best / 1e9, 1);
+      }
+    }
+    const double params = static_cast<double>(cfg.num_parameters());  // tied output = the embedding
+    out.update({{"read_gb_per_s", round_to(gbps, 1)}, {"kernels", model::kern::implementation()},
+                {"weight_mb_bf16", round_to(params * 2 / 1e6, 1)}, {"flops_per_token", round_to(2 * params, 0)}});
+    out.update(peaks);
   } else {
     fail("bench", "unknown mode '" + f.mode + "'");
   }
@@ -218,9 +262,9 @@ void run_bench(const BenchFlags& f) {
 void register_bench(CLI::App& app) {
   auto* c = app.add_subcommand("bench", "Benchmarks with the PyTorch peer's flags and JSON keys");
   static BenchFlags f;
-  c->add_option("mode", f.mode, "sft-step | dpo-step | rm-step | generate | rollouts | matmul")
+  c->add_option("mode", f.mode, "sft-step | dpo-step | rm-step | generate | rollouts | matmul | roofline")
       ->required()
-      ->check(CLI::IsMember({"sft-step", "dpo-step", "rm-step", "generate", "rollouts", "matmul"}));
+      ->check(CLI::IsMember({"sft-step", "dpo-step", "rm-step", "generate", "rollouts", "matmul", "roofline"}));
   c->add_option("--preset", f.preset)->check(CLI::IsMember({"tiny", "small", "base"}))->capture_default_str();
   c->add_option("--pairs", f.pairs)->capture_default_str();
   c->add_option("--batch", f.batch)->capture_default_str();

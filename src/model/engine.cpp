@@ -43,10 +43,12 @@ kern::PackedMatrix pack_tensor(const torch::Tensor& w, EnginePrecision p) {
 }
 
 // Below this many multiply-adds a matrix product runs on the calling thread: waking a second thread costs
-// more than it saves (measured with `supportrl bench generate --batch 1`, docs/PERFORMANCE.md).
-constexpr double kParallelMacs = 2.0e6;
-// The same for a step's attention, in multiply-adds over all rows.
+// more than it saves (measured with `supportrl bench generate --batch 1`, docs/PERFORMANCE.md: with OpenMP's
+// spinning workers the break-even is far lower than a thread wake-up suggests).
+constexpr double kParallelMacs = 1.0e5;
+// The same for a step's attention, in multiply-adds over all rows, and for elementwise work per element.
 constexpr double kParallelAttention = 2.0e5;
+constexpr double kParallelElements = 6.4e4;
 
 }  // namespace
 
@@ -129,7 +131,9 @@ struct DecodeEngine::Impl {
   int64_t cap_store;  // capacity rounded up to whole key blocks
   bool kv_bf16;
   size_t kv_elem;
-  std::vector<uint8_t> kv;  // [slot][layer][k|v][kv head][capacity][hd]
+  // [slot][layer][k|v][kv head][capacity][hd], left uninitialised: only written positions are ever read
+  // (the unused lanes of a partial key block are masked out of the softmax).
+  std::unique_ptr<uint8_t[]> kv;
   std::vector<int64_t> free_slots;
   std::vector<int> slot_refs;  // sequences reading a slot: its own, plus those sharing its prompt
   std::map<int64_t, Seq> seqs;
@@ -137,7 +141,7 @@ struct DecodeEngine::Impl {
   std::vector<int64_t> running;
   int64_t next_id = 0;
   // Step buffers, grown as needed.
-  std::vector<float> x, h, qkv, att, gu, act, logits, probs;
+  std::vector<float> x, h, qkv, att, gu, act, logits;
   std::vector<uint16_t> xb;
   // Where a step's time goes (SRL_ENGINE_PROFILE=1 prints it when the engine ends): matrix products,
   // attention, sampling, everything else.
@@ -160,7 +164,8 @@ struct DecodeEngine::Impl {
     kv_bf16 = w->precision == EnginePrecision::bf16;
     kv_elem = kv_bf16 ? 2 : 4;
     cap_store = (cap + kern::kKeyBlock - 1) / kern::kKeyBlock * kern::kKeyBlock;
-    kv.resize(static_cast<size_t>(n * c.num_hidden_layers * 2 * c.num_key_value_heads * cap_store * c.head_dim()) * kv_elem);
+    kv = std::make_unique_for_overwrite<uint8_t[]>(
+        static_cast<size_t>(n * c.num_hidden_layers * 2 * c.num_key_value_heads * cap_store * c.head_dim()) * kv_elem);
     for (int64_t s = n - 1; s >= 0; --s) free_slots.push_back(s);
     slot_refs.assign(static_cast<size_t>(n), 0);
   }
@@ -170,7 +175,7 @@ struct DecodeEngine::Impl {
     const auto& c = w->cfg;
     const int64_t idx =
         (((slot * c.num_hidden_layers + layer) * 2 + which) * c.num_key_value_heads + head) * cap_store * c.head_dim();
-    return kv.data() + static_cast<size_t>(idx) * kv_elem;
+    return kv.get() + static_cast<size_t>(idx) * kv_elem;
   }
 
   // y (+)= x W^T for n rows, across threads when the product is big enough.
@@ -198,12 +203,21 @@ struct DecodeEngine::Impl {
     at::parallel_for(0, m.panels, 1, [&](int64_t p0, int64_t p1) { kern::matmul(m, xin, ldx, xbp, n, y, ldy, acc, p0, p1); });
   }
 
+  // fn(r0, r1) over rows, across threads when there is enough work.
+  template <class F>
+  static void for_rows(int64_t n, double per_row, F&& fn) {
+    if (static_cast<double>(n) * per_row < kParallelElements || at::get_num_threads() < 2)
+      fn(int64_t{0}, n);
+    else
+      at::parallel_for(0, n, 1, fn);
+  }
+
   static void grow(std::vector<float>& v, int64_t n) {
     if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
   }
 
   std::vector<int64_t> step();
-  void sample(Seq& s, const float* row, int64_t id, std::vector<int64_t>& finished);
+  void sample(Seq& s, const float* row) const;
 };
 
 DecodeEngine::DecodeEngine(std::shared_ptr<const EngineWeights> weights, int64_t max_sequences, int64_t capacity)
@@ -255,7 +269,8 @@ Generation DecodeEngine::take(int64_t id) {
 
 std::vector<int64_t> DecodeEngine::step() { return impl_->step(); }
 
-void DecodeEngine::Impl::sample(Seq& s, const float* row, int64_t id, std::vector<int64_t>& finished) {
+// Runs on several threads at once (one sequence each): touches only `s` and a thread-local buffer.
+void DecodeEngine::Impl::sample(Seq& s, const float* row) const {
   const auto& p = s.params;
   const int64_t V = w->cfg.vocab_size;
   const int64_t Vs = p.vocab_limit > 0 ? std::min(p.vocab_limit, V) : V;
@@ -273,6 +288,7 @@ void DecodeEngine::Impl::sample(Seq& s, const float* row, int64_t id, std::vecto
     // Inverse-CDF draw over the tempered distribution, ids in order (as sample_token does).
     const double u = std::uniform_real_distribution<double>(0.0, 1.0)(s.rng);
     const auto inv_t = static_cast<float>(1.0 / p.temperature);
+    thread_local std::vector<float> probs;
     grow(probs, V);
     const float mx = row[kern::argmax(row, V)];
     const float all = kern::softmax_weights(row, V, mx, inv_t, probs.data());
@@ -290,7 +306,6 @@ void DecodeEngine::Impl::sample(Seq& s, const float* row, int64_t id, std::vecto
     s.done = true;
     s.gen.finish_reason = "length";
   }
-  if (s.done) finished.push_back(id);
 }
 
 std::vector<int64_t> DecodeEngine::Impl::step() {
@@ -349,11 +364,15 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
   for (const auto& r : rows) attn_work += static_cast<double>(r.pos + 1) * static_cast<double>(H * hd);
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const auto& L = w->layers[static_cast<size_t>(l)];
-    for (int64_t r = 0; r < N; ++r) kern::rmsnorm(x.data() + r * D, L.input_norm.data(), D, static_cast<float>(c.rms_norm_eps), h.data() + r * D);
+    const auto eps = static_cast<float>(c.rms_norm_eps);
+    for_rows(N, D, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) kern::rmsnorm(x.data() + r * D, L.input_norm.data(), D, eps, h.data() + r * D);
+    });
     mm(L.qkv, h.data(), D, N, qkv.data(), QKV, false);
     // RoPE (q carries the 1/sqrt(hd) attention scale), then keys and values into the cache: all rows
     // first, since a prompt's rows attend to each other.
-    for (int64_t r = 0; r < N; ++r) {
+    for_rows(N, QKV, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
       const auto& row = rows[r];
       float* q = qkv.data() + r * QKV;
       const float* cs = w->rope_cos.data() + row.pos * half;
@@ -361,12 +380,12 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
       kern::rope(q, H, hd, cs, sn, qscale);
       kern::rope(q + H * hd, KV, hd, cs, sn, 1.0f);
       const int64_t slot = seqs.at(running[row.seq_index]).slot;
-      const int64_t block = row.pos / kern::kKeyBlock, in_block = row.pos % kern::kKeyBlock;
       for (int64_t k = 0; k < KV; ++k) {
-        kern::store_key(q + (H + k) * hd, hd, kv_at(slot, l, 0, k) + block * kern::kKeyBlock * hd * kv_elem, in_block, kv_bf16);
-        kern::store_value(q + (H + KV + k) * hd, hd, kv_at(slot, l, 1, k) + row.pos * hd * kv_elem, kv_bf16);
+        kern::store_key(q + (H + k) * hd, hd, kv_at(slot, l, 0, k), row.pos, kv_bf16);
+        kern::store_value(q + (H + KV + k) * hd, hd, kv_at(slot, l, 1, k), row.pos, kv_bf16);
       }
     }
+    });
     auto attend_rows = [&](int64_t r0, int64_t r1) {
       std::vector<float> scratch;
       for (int64_t r = r0; r < r1; ++r) {
@@ -389,9 +408,13 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
       at::parallel_for(0, N, 1, attend_rows);
     t_attention += seconds_since(ta);
     mm(L.o, att.data(), H * hd, N, x.data(), D, true);  // residual added in the product's epilogue
-    for (int64_t r = 0; r < N; ++r) kern::rmsnorm(x.data() + r * D, L.post_norm.data(), D, static_cast<float>(c.rms_norm_eps), h.data() + r * D);
+    for_rows(N, D, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) kern::rmsnorm(x.data() + r * D, L.post_norm.data(), D, eps, h.data() + r * D);
+    });
     mm(L.gate_up, h.data(), D, N, gu.data(), 2 * F, false);
-    for (int64_t r = 0; r < N; ++r) kern::silu_mul(gu.data() + r * 2 * F, gu.data() + r * 2 * F + F, F, act.data() + r * F);
+    for_rows(N, 4.0 * F, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) kern::silu_mul(gu.data() + r * 2 * F, gu.data() + r * 2 * F + F, F, act.data() + r * F);
+    });
     mm(L.down, act.data(), F, N, x.data(), D, true);
   }
   // Followers read the leader's whole key blocks in place and copy the partial last block (their own
@@ -406,7 +429,8 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
     const int64_t p0 = fs.prefix_blocks * kern::kKeyBlock;
     if (p0 == L) continue;
     const auto key_bytes = static_cast<size_t>(kern::kKeyBlock * hd) * kv_elem;
-    const auto value_bytes = static_cast<size_t>((L - p0) * hd) * kv_elem;
+    // Whole position pairs: bf16 values interleave two positions.
+    const auto value_bytes = static_cast<size_t>((L - p0 + 1) / 2 * 2 * hd) * kv_elem;
     for (int64_t l = 0; l < c.num_hidden_layers; ++l)
       for (int64_t k = 0; k < KV; ++k) {
         std::memcpy(kv_at(to, l, 0, k) + p0 * hd * kv_elem, kv_at(from, l, 0, k) + p0 * hd * kv_elem, key_bytes);
@@ -421,10 +445,15 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
   mm(w->lm_head, h.data(), D, S, logits.data(), V, false);
 
   const auto ts = Clock::now();
+  std::vector<Seq*> live;
+  for (auto id : running) live.push_back(&seqs.at(id));
+  for_rows(S, V, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) sample(*live[i], logits.data() + i * V);
+  });
   for (int64_t i = 0; i < S; ++i) {
-    auto& s = seqs.at(running[i]);
+    auto& s = *live[i];
     s.cached = s.cached == 0 ? static_cast<int64_t>(s.prompt.size()) : s.cached + 1;
-    sample(s, logits.data() + i * V, running[i], finished);
+    if (s.done) finished.push_back(running[i]);
   }
   t_sample += seconds_since(ts);
   // Leave: finished sequences free their slots.

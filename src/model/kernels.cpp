@@ -125,9 +125,8 @@ void attend(const float* q, int64_t G, int64_t hd, const void* k0, const void* v
     float mx = -INFINITY;
     for (int64_t j = 0; j < len; ++j) {
       const void* k = j / kKeyBlock < shared_blocks ? k0 : k1;
-      const int64_t base = (j / kKeyBlock) * hd * kKeyBlock + j % kKeyBlock;
       float dot = 0;
-      for (int64_t c = 0; c < hd; ++c) dot += q[g * hd + c] * at(k, base + c * kKeyBlock);
+      for (int64_t c = 0; c < hd; ++c) dot += q[g * hd + c] * at(k, key_offset(j, c, hd, kv_bf16));
       s[j] = dot;
       mx = std::max(mx, dot);
     }
@@ -137,7 +136,7 @@ void attend(const float* q, int64_t G, int64_t hd, const void* k0, const void* v
     std::fill(o, o + hd, 0.0f);
     for (int64_t j = 0; j < len; ++j) {
       const void* v = j / kKeyBlock < shared_blocks ? v0 : v1;
-      for (int64_t c = 0; c < hd; ++c) o[c] += s[j] * at(v, j * hd + c);
+      for (int64_t c = 0; c < hd; ++c) o[c] += s[j] * at(v, value_offset(j, c, hd, kv_bf16));
     }
     for (int64_t c = 0; c < hd; ++c) o[c] /= sum;
   }
@@ -242,21 +241,20 @@ void silu_mul(const float* g, const float* u, int64_t n, float* out) {
 
 int64_t argmax(const float* x, int64_t n) { return fast() ? avx512::argmax(x, n) : portable::argmax(x, n); }
 
-void store_key(const float* x, int64_t hd, void* block, int64_t pos_in_block, bool kv_bf16) {
+void store_key(const float* x, int64_t hd, void* head, int64_t pos, bool kv_bf16) {
   for (int64_t c = 0; c < hd; ++c) {
     if (kv_bf16)
-      static_cast<uint16_t*>(block)[c * kKeyBlock + pos_in_block] = bf16_round(x[c]);
+      static_cast<uint16_t*>(head)[key_offset(pos, c, hd, true)] = bf16_round(x[c]);
     else
-      static_cast<float*>(block)[c * kKeyBlock + pos_in_block] = x[c];
+      static_cast<float*>(head)[key_offset(pos, c, hd, false)] = x[c];
   }
 }
 
-void store_value(const float* x, int64_t hd, void* dst, bool kv_bf16) {
+void store_value(const float* x, int64_t hd, void* head, int64_t pos, bool kv_bf16) {
   if (kv_bf16) {
-    auto* d = static_cast<uint16_t*>(dst);
-    for (int64_t i = 0; i < hd; ++i) d[i] = bf16_round(x[i]);
+    for (int64_t c = 0; c < hd; ++c) static_cast<uint16_t*>(head)[value_offset(pos, c, hd, true)] = bf16_round(x[c]);
   } else {
-    std::memcpy(dst, x, static_cast<size_t>(hd) * sizeof(float));
+    std::memcpy(static_cast<float*>(head) + pos * hd, x, static_cast<size_t>(hd) * sizeof(float));
   }
 }
 

@@ -63,9 +63,9 @@ void silu_mul(const float* g, const float* u, int64_t n, float* out);
 void attend(const float* q, int64_t G, int64_t hd, const void* k0, const void* v0, int64_t shared_blocks,
             const void* k, const void* v, bool kv_bf16, int64_t len, float* scratch, float* out);
 
-// Stores one position's key into its block, or one position's value row, as the cache's type.
-void store_key(const float* x, int64_t hd, void* block, int64_t pos_in_block, bool kv_bf16);
-void store_value(const float* x, int64_t hd, void* dst, bool kv_bf16);
+// Stores one position's key or value (hd floats) into a kv head's cache, in the cache's type and layout.
+void store_key(const float* x, int64_t hd, void* head, int64_t pos, bool kv_bf16);
+void store_value(const float* x, int64_t hd, void* head, int64_t pos, bool kv_bf16);
 
 // max and log(sum(exp((x - max) * scale))) of a row: the pieces of log_softmax(x * scale).
 void log_softmax_stats(const float* x, int64_t n, float scale, float* max, float* lse);

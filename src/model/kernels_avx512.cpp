@@ -259,9 +259,104 @@ void attend_fixed(const float* q, const void* k0, const void* v0, int64_t shared
       _mm512_storeu_ps(out + g * hd + c * kV, _mm512_mul_ps(_mm512_add_ps(o[0][g][c], o[1][g][c]), _mm512_set1_ps(inv[g])));
 }
 
+inline uint32_t bf16_bits(float f) {
+  uint32_t u = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_castps_si128(_mm_set_ss(f))));
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even (probabilities and queries are finite)
+  return u >> 16;
+}
+
+// The bf16 cache (kernels_raw.hpp layouts): scores and the weighted value sum as AVX512-BF16 dot
+// products over pairs (of dimensions for keys, of positions for values), with the query and the
+// probabilities rounded to bf16 as libtorch's bf16 attention does; accumulation and softmax in fp32.
+template <int G, int NV>
+void attend_bf16(const float* q, const void* k0, const void* v0, int64_t shared_blocks, const void* k1, const void* v1,
+                 int64_t len, float* scratch, float* out) {
+  constexpr int64_t hd = NV * kV, kB = kKeyBlock, kU = 4, hp = hd / 2;
+  const int64_t blocks = (len + kB - 1) / kB, lp = blocks * kB;
+  uint32_t qp[G][hp];
+  for (int g = 0; g < G; ++g)
+    for (int c = 0; c < NV; ++c)
+      _mm256_storeu_si256((__m256i*)(reinterpret_cast<uint16_t*>(qp[g]) + c * kV),
+                          (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(q + g * hd + c * kV)));
+  for (int64_t b0 = 0; b0 < blocks; b0 += kU) {
+    const int64_t nb = min64(kU, blocks - b0);
+    __m512 acc[kU][G];
+    const uint16_t* kb[kU];
+    for (int u = 0; u < kU; ++u) {
+      kb[u] = static_cast<const uint16_t*>(b0 + u < shared_blocks ? k0 : k1) + (b0 + u) * kB * hd;
+      for (int g = 0; g < G; ++g) acc[u][g] = _mm512_setzero_ps();
+    }
+    for (int64_t cp = 0; cp < hp; ++cp) {
+      __m512i qv[G];
+      for (int g = 0; g < G; ++g) qv[g] = _mm512_set1_epi32(static_cast<int>(qp[g][cp]));
+      for (int64_t u = 0; u < nb; ++u) {
+        const __m512bh kr = (__m512bh)_mm512_loadu_si512(kb[u] + cp * kB * 2);
+        for (int g = 0; g < G; ++g) acc[u][g] = _mm512_dpbf16_ps(acc[u][g], (__m512bh)qv[g], kr);
+      }
+    }
+    for (int64_t u = 0; u < nb; ++u)
+      for (int g = 0; g < G; ++g) _mm512_storeu_ps(scratch + g * lp + (b0 + u) * kB, acc[u][g]);
+  }
+  const __mmask16 tail = static_cast<__mmask16>(len % kB == 0 ? 0xFFFF : (1u << (len % kB)) - 1u);
+  float inv[G];
+  for (int g = 0; g < G; ++g) {
+    float* s = scratch + g * lp;
+    __m512 m = _mm512_set1_ps(-__builtin_inff());
+    for (int64_t b = 0; b < blocks; ++b)
+      m = _mm512_max_ps(m, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), b + 1 == blocks ? tail : 0xFFFF, s + b * kB));
+    const __m512 vmx = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b) {
+      const __m512 e = _mm512_maskz_mov_ps(b + 1 == blocks ? tail : 0xFFFF, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(s + b * kB), vmx)));
+      _mm512_storeu_ps(s + b * kB, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    inv[g] = 1.0f / _mm512_reduce_add_ps(sum);
+  }
+  __m512 o[2][G][NV];
+  for (int e = 0; e < 2; ++e)
+    for (int g = 0; g < G; ++g)
+      for (int c = 0; c < NV; ++c) o[e][g][c] = _mm512_setzero_ps();
+  const int64_t split = shared_blocks * kB;
+  // One pair of positions (j, j+1); `last` = j+1 is beyond len: its lanes are zeroed (they may hold
+  // anything, and 0 x NaN is NaN).
+  auto pair = [&](int e, int64_t j, bool last) {
+    const uint16_t* v = static_cast<const uint16_t*>(j < split ? v0 : v1) + (j / 2) * hd * 2;
+    __m512i vr[NV];
+    for (int c = 0; c < NV; ++c) {
+      vr[c] = _mm512_loadu_si512(v + c * kV * 2);
+      if (last) vr[c] = _mm512_and_si512(vr[c], _mm512_set1_epi32(0xFFFF));
+    }
+    for (int g = 0; g < G; ++g) {
+      const float* s = scratch + g * lp;
+      const uint32_t pp = bf16_bits(s[j]) | (last ? 0u : bf16_bits(s[j + 1]) << 16);
+      const __m512bh pv = (__m512bh)_mm512_set1_epi32(static_cast<int>(pp));
+      for (int c = 0; c < NV; ++c) o[e][g][c] = _mm512_dpbf16_ps(o[e][g][c], pv, (__m512bh)vr[c]);
+    }
+  };
+  int64_t j = 0;
+  for (; j + 4 <= len; j += 4) {
+    pair(0, j, false);
+    pair(1, j + 2, false);
+  }
+  for (; j + 2 <= len; j += 2) pair(0, j, false);
+  if (j < len) pair(1, j, true);
+  for (int g = 0; g < G; ++g)
+    for (int c = 0; c < NV; ++c)
+      _mm512_storeu_ps(out + g * hd + c * kV, _mm512_mul_ps(_mm512_add_ps(o[0][g][c], o[1][g][c]), _mm512_set1_ps(inv[g])));
+}
+
 template <int G>
 bool attend_g(int64_t hd, const float* q, const void* k0, const void* v0, int64_t sb, const void* k1, const void* v1,
               bool bf16, int64_t len, float* scratch, float* out) {
+  if (bf16) {
+    switch (hd) {
+      case 16: attend_bf16<G, 1>(q, k0, v0, sb, k1, v1, len, scratch, out); return true;
+      case 32: attend_bf16<G, 2>(q, k0, v0, sb, k1, v1, len, scratch, out); return true;
+      case 64: attend_bf16<G, 4>(q, k0, v0, sb, k1, v1, len, scratch, out); return true;
+      default: return false;
+    }
+  }
   switch (hd) {
     case 16: attend_fixed<G, 1>(q, k0, v0, sb, k1, v1, bf16, len, scratch, out); return true;
     case 32: attend_fixed<G, 2>(q, k0, v0, sb, k1, v1, bf16, len, scratch, out); return true;

@@ -14,6 +14,17 @@ constexpr int64_t kPanel = 64;
 // a block's scores are kKeyBlock-wide vector products with no horizontal sums; values stay [pos][hd].
 constexpr int64_t kKeyBlock = 16;
 
+// Element (pos, c) of one kv head's keys or values in the cache. fp32: keys [block][hd][kKeyBlock], values
+// [pos][hd]. bf16, in pairs for the AVX512-BF16 dot product: keys [block][hd/2][kKeyBlock][2] (pairs of
+// dimensions), values [pos/2][hd][2] (pairs of positions).
+inline int64_t key_offset(int64_t pos, int64_t c, int64_t hd, bool bf16) {
+  const int64_t b = pos / kKeyBlock, j = pos % kKeyBlock;
+  return b * kKeyBlock * hd + (bf16 ? ((c / 2) * kKeyBlock + j) * 2 + c % 2 : c * kKeyBlock + j);
+}
+inline int64_t value_offset(int64_t pos, int64_t c, int64_t hd, bool bf16) {
+  return bf16 ? ((pos / 2) * hd + c) * 2 + pos % 2 : pos * hd + c;
+}
+
 struct MatView {
   bool bf16;
   const uint8_t* data;

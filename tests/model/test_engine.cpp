@@ -163,23 +163,26 @@ TEST_P(EngineTest, SequenceInContinuousBatchGetsItsAloneTokens) {
 
 TEST_P(EngineTest, RolloutsOfOnePromptSharePrefillWithoutChangingTokens) {
   Llama m = make_model("tiny", 9);
-  auto two = random_prompts({10, 6}, m->config().vocab_size, 5);
+  // 21 tokens: one whole key block shared in place, 5 copied (an odd count: bf16 values come in pairs).
+  auto two = random_prompts({21, 6}, m->config().vocab_size, 5);
   const std::vector<std::vector<int64_t>> rows = {two[0], two[0], two[1], two[0], two[1]};
   SamplingParams p;
   p.temperature = 1.0;
   p.seed = 77;
   p.max_new_tokens = 12;
-  auto batched = generate_with_engine(m, rows, p, EnginePrecision::f32);
-  auto w = engine_weights(m, EnginePrecision::f32);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    DecodeEngine e(w, 1, 64);
-    auto id = e.submit(rows[i], p, i);  // the same stream as in the batch
-    while (e.busy()) e.step();
-    const auto g = e.take(id);
-    EXPECT_EQ(g.tokens, batched[i].tokens) << "row " << i;
-    EXPECT_EQ(g.logprobs, batched[i].logprobs) << "row " << i;
+  for (auto precision : {EnginePrecision::f32, EnginePrecision::bf16}) {
+    auto batched = generate_with_engine(m, rows, p, precision);
+    auto w = engine_weights(m, precision);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      DecodeEngine e(w, 1, 64);
+      auto id = e.submit(rows[i], p, i);  // the same stream as in the batch
+      while (e.busy()) e.step();
+      const auto g = e.take(id);
+      EXPECT_EQ(g.tokens, batched[i].tokens) << "row " << i;
+      EXPECT_EQ(g.logprobs, batched[i].logprobs) << "row " << i;
+    }
+    EXPECT_NE(batched[0].tokens, batched[1].tokens);  // same prompt, own random streams
   }
-  EXPECT_NE(batched[0].tokens, batched[1].tokens);  // same prompt, own random streams
 }
 
 TEST_P(EngineTest, StopTokensLengthAndContextEndSequences) {
