@@ -247,6 +247,21 @@ void run_bench(const BenchFlags& f) {
         peaks[key] = round_to(2.0 * rows * out_dim * in_dim / best / 1e9, 1);
       }
     }
+    {  // libtorch (oneDNN for bf16) on the same product, for comparison
+      auto Xb = X.to(torch::kBFloat16), Wb = W.to(torch::kBFloat16);
+      for (bool half : {true, false}) {
+        auto a = half ? Xb : X, b = half ? Wb : W;
+        torch::matmul(a, b.t());
+        double best = 1e30;
+        for (int i = 0; i < 20; ++i) {
+          auto t0 = std::chrono::steady_clock::now();
+          auto r = torch::matmul(a, b.t());
+          best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        }
+        peaks[std::string("libtorch_") + (half ? "bf16" : "fp32") + "_matmul_gflops_per_s_" + std::to_string(f.threads) + "t"] =
+            round_to(2.0 * rows * out_dim * in_dim / best / 1e9, 1);
+      }
+    }
     const double params = static_cast<double>(cfg.num_parameters());  // tied output = the embedding
     out.update({{"read_gb_per_s", round_to(gbps, 1)}, {"kernels", model::kern::implementation()},
                 {"weight_mb_bf16", round_to(params * 2 / 1e6, 1)}, {"flops_per_token", round_to(2 * params, 0)}});

@@ -103,43 +103,51 @@ void panel_f32(const float* wp, int64_t in, const float* const* xr, float* const
     }
 }
 
-constexpr int kTileRows = 4;    // rows sharing each loaded weight vector
-constexpr int64_t kRowBlock = 32;  // rows kept hot in cache while the panels stream past
+constexpr int kTileRows = 4;       // rows sharing each loaded weight vector
+constexpr int64_t kRowBlock = 64;  // rows kept hot in cache while the panels stream past
+// Inputs per pass over a panel: 128 bf16 pairs or 128 fp32 inputs = 32 KB of weights, which stay in L1
+// while every row tile of the block uses them. Later chunks add onto the stored partial sums; the chunk
+// boundaries depend only on the input size, so the order of every sum stays independent of the rows.
+constexpr int64_t kChunk = 128;
 
 }  // namespace
 
 void matmul(const MatView& w, const float* x, int64_t ldx, const uint16_t* xb, int64_t n, float* y, int64_t ldy,
             bool accumulate, int64_t p0, int64_t p1) {
   const bool bf16 = w.bf16;
+  const int64_t steps = bf16 ? w.in_padded / 2 : w.in;  // pairs or inputs
   for (int64_t r0 = 0; r0 < n; r0 += kRowBlock) {
     const int64_t r1 = min64(n, r0 + kRowBlock);
     for (int64_t p = p0; p < p1; ++p) {
       const uint8_t* wp = w.data + p * w.panel_bytes;
       const int64_t valid = min64(kPanel, w.out - p * kPanel);
-      for (int64_t r = r0; r < r1; r += kTileRows) {
-        const int rows = static_cast<int>(min64(kTileRows, r1 - r));
-        float* yr[kTileRows];
-        for (int t = 0; t < rows; ++t) yr[t] = y + (r + t) * ldy + p * kPanel;
-        if (bf16) {
-          const uint32_t* xr[kTileRows];
-          for (int t = 0; t < rows; ++t) xr[t] = reinterpret_cast<const uint32_t*>(xb + (r + t) * w.in_padded);
-          const auto* wq = reinterpret_cast<const uint32_t*>(wp);
-          const int64_t np = w.in_padded / 2;
-          switch (rows) {
-            case 4: panel_bf16<4>(wq, np, xr, yr, valid, accumulate); break;
-            case 3: panel_bf16<3>(wq, np, xr, yr, valid, accumulate); break;
-            case 2: panel_bf16<2>(wq, np, xr, yr, valid, accumulate); break;
-            default: panel_bf16<1>(wq, np, xr, yr, valid, accumulate); break;
-          }
-        } else {
-          const float* xr[kTileRows];
-          for (int t = 0; t < rows; ++t) xr[t] = x + (r + t) * ldx;
-          const auto* wf = reinterpret_cast<const float*>(wp);
-          switch (rows) {
-            case 4: panel_f32<4>(wf, w.in, xr, yr, valid, accumulate); break;
-            case 3: panel_f32<3>(wf, w.in, xr, yr, valid, accumulate); break;
-            case 2: panel_f32<2>(wf, w.in, xr, yr, valid, accumulate); break;
-            default: panel_f32<1>(wf, w.in, xr, yr, valid, accumulate); break;
+      for (int64_t c0 = 0; c0 < steps; c0 += kChunk) {
+        const int64_t cn = min64(kChunk, steps - c0);
+        const bool acc = accumulate || c0 > 0;
+        for (int64_t r = r0; r < r1; r += kTileRows) {
+          const int rows = static_cast<int>(min64(kTileRows, r1 - r));
+          float* yr[kTileRows];
+          for (int t = 0; t < rows; ++t) yr[t] = y + (r + t) * ldy + p * kPanel;
+          if (bf16) {
+            const uint32_t* xr[kTileRows];
+            for (int t = 0; t < rows; ++t) xr[t] = reinterpret_cast<const uint32_t*>(xb + (r + t) * w.in_padded) + c0;
+            const auto* wq = reinterpret_cast<const uint32_t*>(wp) + c0 * kPanel;
+            switch (rows) {
+              case 4: panel_bf16<4>(wq, cn, xr, yr, valid, acc); break;
+              case 3: panel_bf16<3>(wq, cn, xr, yr, valid, acc); break;
+              case 2: panel_bf16<2>(wq, cn, xr, yr, valid, acc); break;
+              default: panel_bf16<1>(wq, cn, xr, yr, valid, acc); break;
+            }
+          } else {
+            const float* xr[kTileRows];
+            for (int t = 0; t < rows; ++t) xr[t] = x + (r + t) * ldx + c0;
+            const auto* wf = reinterpret_cast<const float*>(wp) + c0 * kPanel;
+            switch (rows) {
+              case 4: panel_f32<4>(wf, cn, xr, yr, valid, acc); break;
+              case 3: panel_f32<3>(wf, cn, xr, yr, valid, acc); break;
+              case 2: panel_f32<2>(wf, cn, xr, yr, valid, acc); break;
+              default: panel_f32<1>(wf, cn, xr, yr, valid, acc); break;
+            }
           }
         }
       }
