@@ -48,7 +48,7 @@ kern::PackedMatrix pack_tensor(const torch::Tensor& w, EnginePrecision p) {
 constexpr double kParallelMacs = 1.0e5;
 // The same for a step's attention, in multiply-adds over all rows, and for elementwise work per element.
 constexpr double kParallelAttention = 2.0e5;
-constexpr double kParallelElements = 6.4e4;
+constexpr double kParallelElements = 1.6e4;
 
 }  // namespace
 

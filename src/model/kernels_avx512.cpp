@@ -267,12 +267,6 @@ void attend_fixed(const float* q, const void* k0, const void* v0, int64_t shared
       _mm512_storeu_ps(out + g * hd + c * kV, _mm512_mul_ps(_mm512_add_ps(o[0][g][c], o[1][g][c]), _mm512_set1_ps(inv[g])));
 }
 
-inline uint32_t bf16_bits(float f) {
-  uint32_t u = static_cast<uint32_t>(_mm_cvtsi128_si32(_mm_castps_si128(_mm_set_ss(f))));
-  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even (probabilities and queries are finite)
-  return u >> 16;
-}
-
 // The bf16 cache (kernels_raw.hpp layouts): scores and the weighted value sum as AVX512-BF16 dot
 // products over pairs (of dimensions for keys, of positions for values), with the query and the
 // probabilities rounded to bf16 as libtorch's bf16 attention does; accumulation and softmax in fp32.
@@ -320,6 +314,11 @@ void attend_bf16(const float* q, const void* k0, const void* v0, int64_t shared_
       sum = _mm512_add_ps(sum, e);
     }
     inv[g] = 1.0f / _mm512_reduce_add_ps(sum);
+    // The probabilities as bf16, in place at the start of the row (writes stay behind reads): positions
+    // j, j+1 then form the 32-bit pair the value dot product broadcasts; lanes past len are 0.
+    auto* pb = reinterpret_cast<uint16_t*>(s);
+    for (int64_t b = 0; b < blocks; ++b)
+      _mm256_storeu_si256((__m256i*)(pb + b * kB), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(s + b * kB)));
   }
   __m512 o[2][G][NV];
   for (int e = 0; e < 2; ++e)
@@ -336,9 +335,8 @@ void attend_bf16(const float* q, const void* k0, const void* v0, int64_t shared_
       if (last) vr[c] = _mm512_and_si512(vr[c], _mm512_set1_epi32(0xFFFF));
     }
     for (int g = 0; g < G; ++g) {
-      const float* s = scratch + g * lp;
-      const uint32_t pp = bf16_bits(s[j]) | (last ? 0u : bf16_bits(s[j + 1]) << 16);
-      const __m512bh pv = (__m512bh)_mm512_set1_epi32(static_cast<int>(pp));
+      const auto* pb = reinterpret_cast<const uint32_t*>(scratch + g * lp);
+      const __m512bh pv = (__m512bh)_mm512_set1_epi32(static_cast<int>(pb[j / 2]));
       for (int c = 0; c < NV; ++c) o[e][g][c] = _mm512_dpbf16_ps(o[e][g][c], pv, (__m512bh)vr[c]);
     }
   };
