@@ -108,11 +108,12 @@ void to_bf16_rows(const float* x, int64_t ldx, int64_t n, int64_t in, int64_t in
     for (int64_t i = 0; i < in_padded; ++i) out[r * in_padded + i] = i < in ? bf16_round(x[r * ldx + i]) : 0;
 }
 
-void rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) {
+float rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) {
   float ss = 0;
   for (int64_t i = 0; i < d; ++i) ss += x[i] * x[i];
   const float inv = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
   for (int64_t i = 0; i < d; ++i) out[i] = w[i] * (x[i] * inv);
+  return inv;
 }
 
 void attend(const float* q, int64_t G, int64_t hd, const void* k0, const void* v0, int64_t shared_blocks,
@@ -192,11 +193,20 @@ void to_bf16_rows(const float* x, int64_t ldx, int64_t n, int64_t in, int64_t in
     portable::to_bf16_rows(x, ldx, n, in, in_padded, out);
 }
 
-void rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) {
-  if (fast())
-    avx512::rmsnorm(x, w, d, eps, out);
-  else
-    portable::rmsnorm(x, w, d, eps, out);
+float rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) {
+  return fast() ? avx512::rmsnorm(x, w, d, eps, out) : portable::rmsnorm(x, w, d, eps, out);
+}
+
+// n = x * inv, g = dout * w: dx = inv * (g - n * mean(g * n)); dw += dout * n.
+void rmsnorm_backward(const float* x, const float* w, int64_t d, float inv, const float* dout, float* dx, float* dw) {
+  float gn = 0;
+  for (int64_t i = 0; i < d; ++i) gn += dout[i] * w[i] * (x[i] * inv);
+  const float mean_gn = gn / static_cast<float>(d);
+  for (int64_t i = 0; i < d; ++i) {
+    const float n = x[i] * inv;
+    dx[i] = inv * (dout[i] * w[i] - n * mean_gn);
+    dw[i] += dout[i] * n;
+  }
 }
 
 void attend(const float* q, int64_t G, int64_t hd, const void* k0, const void* v0, int64_t shared_blocks,
@@ -256,6 +266,10 @@ void store_value(const float* x, int64_t hd, void* head, int64_t pos, bool kv_bf
   } else {
     std::memcpy(static_cast<float*>(head) + pos * hd, x, static_cast<size_t>(hd) * sizeof(float));
   }
+}
+
+void bf16_to_float(const uint16_t* x, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_float(x[i]);
 }
 
 int64_t cumulative_search(const float* w, int64_t n, double target) {

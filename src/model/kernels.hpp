@@ -45,8 +45,12 @@ void matmul(const PackedMatrix& w, const float* x, int64_t ldx, const uint16_t* 
 // Rounds n rows of `in` floats (stride ldx) to bf16 rows of `in_padded` (zero-padded).
 void to_bf16_rows(const float* x, int64_t ldx, int64_t n, int64_t in, int64_t in_padded, uint16_t* out);
 
-// out[i] = x[i] / rms(x) * w[i] (statistics in fp32), for one row of d.
-void rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out);
+// out[i] = x[i] / rms(x) * w[i] (statistics in fp32), for one row of d. Returns 1 / rms(x).
+float rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out);
+
+// Gradient of one rmsnorm row (inv = the forward's 1 / rms(x)): dx from dout, and dout * x * inv added
+// to dw.
+void rmsnorm_backward(const float* x, const float* w, int64_t d, float inv, const float* dout, float* dx, float* dw);
 
 // Rotates `heads` heads of hd (rotate_half convention) in place with the cos/sin rows of one position
 // (hd/2 values each), then scales them.
@@ -72,6 +76,9 @@ void log_softmax_stats(const float* x, int64_t n, float scale, float* max, float
 
 // out[i] = exp((x[i] - max) * scale) for i < n; returns their sum.
 float softmax_weights(const float* x, int64_t n, float max, float scale, float* out);
+
+// bf16 values (their bits) to fp32.
+void bf16_to_float(const uint16_t* x, int64_t n, float* out);
 
 // Index of the largest of the first n values (the lowest index among ties).
 int64_t argmax(const float* x, int64_t n);

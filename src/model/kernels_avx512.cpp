@@ -171,7 +171,7 @@ void to_bf16_rows(const float* x, int64_t ldx, int64_t n, int64_t in, int64_t in
   }
 }
 
-void rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) {
+float rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) {
   __m512 s = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + kV <= d; i += kV) {
@@ -185,6 +185,7 @@ void rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) {
   for (i = 0; i + kV <= d; i += kV)
     _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(w + i), _mm512_mul_ps(_mm512_loadu_ps(x + i), vi)));
   for (; i < d; ++i) out[i] = w[i] * (x[i] * inv);
+  return inv;
 }
 
 namespace {

@@ -35,7 +35,7 @@ struct MatView {
   void matmul(const MatView& w, const float* x, int64_t ldx, const uint16_t* xb, int64_t n, float* y,        \
               int64_t ldy, bool accumulate, int64_t p0, int64_t p1);                                          \
   void to_bf16_rows(const float* x, int64_t ldx, int64_t n, int64_t in, int64_t in_padded, uint16_t* out);    \
-  void rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out);                            \
+  float rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out);                           \
   void attend(const float* q, int64_t G, int64_t hd, const void* k0, const void* v0, int64_t shared_blocks,  \
               const void* k, const void* v, bool kv_bf16, int64_t len, float* scratch, float* out);           \
   void log_softmax_stats(const float* x, int64_t n, float scale, float* max, float* lse);                     \

@@ -1,11 +1,13 @@
 #include "model/llama.hpp"
 
+#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 
 #include <atomic>
 #include <cmath>
 
 #include "core/error.hpp"
+#include "model/kernels.hpp"
 
 namespace srl::model {
 
@@ -65,7 +67,67 @@ void LoraLinearImpl::merge_lora() {
 
 RMSNormImpl::RMSNormImpl(int64_t d, double e) : eps(e) { weight = register_parameter("weight", torch::ones({d})); }
 
+namespace {
+// out = rmsnorm(x) * w over fp32 rows; returns 1/rms per row.
+torch::Tensor rmsnorm_rows(const torch::Tensor& xc, const torch::Tensor& wc, double eps, torch::Tensor& out) {
+  const int64_t D = xc.size(-1), N = xc.numel() / D;
+  out = torch::empty_like(xc);
+  auto inv = torch::empty({N}, torch::kFloat);
+  const float* xp = xc.data_ptr<float>();
+  const float* wp = wc.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  float* ip = inv.data_ptr<float>();
+  at::parallel_for(0, N, 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) ip[r] = kern::rmsnorm(xp + r * D, wp, D, static_cast<float>(eps), op + r * D);
+  });
+  return inv;
+}
+
+// RMSNorm on fp32 rows as one autograd node: the composite form is 8 passes forward and about as many
+// backward, each over the whole activation (docs/PERFORMANCE.md).
+struct FusedRMSNorm : public torch::autograd::Function<FusedRMSNorm> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w,
+                               double eps) {
+    auto xc = x.contiguous();
+    auto wc = w.contiguous();
+    torch::Tensor out;
+    auto inv = rmsnorm_rows(xc, wc, eps, out);
+    ctx->save_for_backward({xc, wc, inv});
+    return out;
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::tensor_list g) {
+    auto s = ctx->get_saved_variables();
+    const auto& x = s[0];
+    const auto& w = s[1];
+    const auto& inv = s[2];
+    auto dout = g[0].to(torch::kFloat).contiguous();
+    const int64_t D = x.size(-1), N = x.numel() / D;
+    auto dx = torch::empty_like(x);
+    const int nt = at::get_num_threads();
+    auto dw_parts = torch::zeros({nt, D}, torch::kFloat);  // one row per thread, summed below
+    const float* xp = x.data_ptr<float>();
+    const float* wp = w.data_ptr<float>();
+    const float* ip = inv.data_ptr<float>();
+    const float* gp = dout.data_ptr<float>();
+    float* dxp = dx.data_ptr<float>();
+    float* dwp = dw_parts.data_ptr<float>();
+    at::parallel_for(0, N, 64, [&](int64_t r0, int64_t r1) {
+      float* dw = dwp + at::get_thread_num() * D;
+      for (int64_t r = r0; r < r1; ++r) kern::rmsnorm_backward(xp + r * D, wp, D, ip[r], gp + r * D, dxp + r * D, dw);
+    });
+    return {dx, dw_parts.sum(0), torch::Tensor()};
+  }
+};
+}  // namespace
+
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat && weight.scalar_type() == torch::kFloat && x.dim() >= 1) {
+    if (torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad()))
+      return FusedRMSNorm::apply(x, weight, eps);
+    torch::Tensor out;
+    rmsnorm_rows(x.contiguous(), weight.contiguous(), eps, out);
+    return out;
+  }
   // Statistics in fp32 whatever the activation dtype, as HF does.
   auto xf = x.to(at::promote_types(x.scalar_type(), torch::kFloat));
   auto normed = xf * torch::rsqrt(xf.pow(2).mean(-1, true) + eps);

@@ -1,5 +1,7 @@
 #include "train/lm_loss.hpp"
 
+#include "train/target_logprobs.hpp"
+
 namespace srl::train {
 
 TokenBatch make_batch(const std::vector<const TokenExample*>& rows, int64_t pad_id, torch::Device device) {
@@ -33,9 +35,7 @@ std::pair<torch::Tensor, double> weighted_nll_sum(model::Llama& m, const TokenBa
   auto rows = sel.select(1, 0), cols = sel.select(1, 1);
   auto h = hidden.index({rows, cols});                           // (N, D): hidden at t predicts t+1
   auto targets = b.ids.index({rows, cols + 1});                  // (N,)
-  auto logits = m->logits(h).to(torch::kFloat);                  // (N, V)
-  auto nll = torch::nn::functional::cross_entropy(
-      logits, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  auto nll = -target_logprobs(m->logits(h), targets);             // (N,), fp32 whatever the logits' dtype
   auto w = tw.index({rows, cols});
   return {(nll * w).sum(), w.sum().item<double>()};
 }

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "model/kv_cache.hpp"
+#include "train/target_logprobs.hpp"
 
 namespace srl::train {
 
@@ -45,8 +46,7 @@ const std::vector<int64_t>& response(const PairedSequences& b, int64_t r) {
 // Sums log p(target) per row from predictor hidden states (N, D), targets (N,) and row ids (N,).
 torch::Tensor row_sums(model::Llama& m, const torch::Tensor& h, const torch::Tensor& targets,
                        const torch::Tensor& rows, int64_t n_rows) {
-  auto logp = torch::log_softmax(m->logits(h).to(torch::kFloat), -1);
-  auto tok = logp.gather(1, targets.unsqueeze(1)).squeeze(1);  // (N,)
+  auto tok = target_logprobs(m->logits(h), targets);  // (N,)
   return torch::zeros({n_rows}, tok.options()).index_add(0, rows, tok);
 }
 
