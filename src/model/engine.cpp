@@ -24,13 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 std::vector<float> to_floats(const torch::Tensor& t) {
   auto c = t.detach().to(torch::kCPU).to(torch::kFloat).contiguous();
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
@@ -234,14 +227,15 @@ int64_t DecodeEngine::submit(const std::vector<int64_t>& prompt, const SamplingP
   const auto L = static_cast<int64_t>(prompt.size());
   const int64_t room = std::min(I.capacity, c.max_position_embeddings);
   if (L >= room)
-    fail(where, "prompt of " + std::to_string(L) + " tokens leaves no room in the model's context of " + std::to_string(room));
+    fail(where, "prompt of " + std::to_string(L) + " tokens leaves no room in the " +
+                    (room < c.max_position_embeddings ? "engine's capacity of " : "model's context of ") + std::to_string(room));
   for (auto t : prompt)
     if (t < 0 || t >= c.vocab_size)
       fail(where, "token id " + std::to_string(t) + " outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
   Impl::Seq s;
   s.prompt = prompt;
   s.params = params;
-  s.rng.seed(splitmix64(params.seed ^ splitmix64(stream + 1)));
+  s.rng.seed(stream_seed(params.seed, stream));
   s.budget = std::min<int64_t>(params.max_new_tokens, room - L);
   if (s.budget <= 0) {
     s.done = true;

@@ -20,6 +20,8 @@ uint64_t splitmix64(uint64_t x) {
 }
 }  // namespace
 
+uint64_t stream_seed(uint64_t seed, uint64_t index) { return splitmix64(seed ^ splitmix64(index + 1)); }
+
 void set_chat_stops(SamplingParams& p, const text::Tokenizer& tok) {
   p.stop_ids.clear();
   for (int id : text::stop_ids(tok)) p.stop_ids.push_back(id);
@@ -145,7 +147,7 @@ std::vector<Generation> generate_torch(Llama& model, const std::vector<std::vect
   cache.key_valid.copy_(valid);
 
   std::vector<std::mt19937_64> rngs;
-  for (int64_t b = 0; b < B; ++b) rngs.emplace_back(splitmix64(params.seed ^ splitmix64(static_cast<uint64_t>(b) + 1)));
+  for (int64_t b = 0; b < B; ++b) rngs.emplace_back(stream_seed(params.seed, static_cast<uint64_t>(b)));
   std::uniform_real_distribution<double> unif(0.0, 1.0);
   std::vector<bool> done(B, false);
 

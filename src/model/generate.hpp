@@ -44,6 +44,9 @@ std::vector<Generation> generate(Llama& model, const std::vector<std::vector<int
 std::vector<Generation> generate_torch(Llama& model, const std::vector<std::vector<int64_t>>& prompts,
                                        const SamplingParams& params);
 
+// The seed of sequence `index`'s random stream (both generate paths draw from it).
+uint64_t stream_seed(uint64_t seed, uint64_t index);
+
 // Picks one token from a row of logits (V floats); exposed for tests. `u` is a uniform draw in [0, 1).
 int64_t sample_token(const float* logits, int64_t V, const SamplingParams& p, double u, float* logprob);
 

@@ -190,6 +190,25 @@ float rmsnorm(const float* x, const float* w, int64_t d, float eps, float* out) 
 
 namespace {
 
+// One query head's scores (len valid, padded to whole key blocks) -> unnormalised exp(s - max), lanes past
+// len set to 0; returns 1 / their sum.
+inline float softmax_scores(float* s, int64_t len) {
+  constexpr int64_t kB = kKeyBlock;
+  const int64_t blocks = (len + kB - 1) / kB;
+  const __mmask16 tail = static_cast<__mmask16>(len % kB == 0 ? 0xFFFF : (1u << (len % kB)) - 1u);
+  __m512 m = _mm512_set1_ps(-__builtin_inff());
+  for (int64_t b = 0; b < blocks; ++b)
+    m = _mm512_max_ps(m, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), b + 1 == blocks ? tail : 0xFFFF, s + b * kB));
+  const __m512 vmx = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const __m512 e = _mm512_maskz_mov_ps(b + 1 == blocks ? tail : 0xFFFF, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(s + b * kB), vmx)));
+    _mm512_storeu_ps(s + b * kB, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  return 1.0f / _mm512_reduce_add_ps(sum);
+}
+
 // Attention with the head count and head size fixed at compile time, so every accumulator lives in a
 // register. Independent accumulator chains (4 key blocks at once for scores, even/odd rows for values)
 // keep the FMA pipes busy instead of waiting on one chain's latency.
@@ -225,23 +244,8 @@ void attend_fixed(const float* q, const void* k0, const void* v0, int64_t shared
     for (int64_t u = 0; u < nb; ++u)
       for (int g = 0; g < G; ++g) _mm512_storeu_ps(scratch + g * lp + (b0 + u) * kB, acc[u][g]);
   }
-  // Softmax per query head over the valid positions.
-  const __mmask16 tail = static_cast<__mmask16>(len % kB == 0 ? 0xFFFF : (1u << (len % kB)) - 1u);
   float inv[G];
-  for (int g = 0; g < G; ++g) {
-    float* s = scratch + g * lp;
-    __m512 m = _mm512_set1_ps(-__builtin_inff());
-    for (int64_t b = 0; b < blocks; ++b)
-      m = _mm512_max_ps(m, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), b + 1 == blocks ? tail : 0xFFFF, s + b * kB));
-    const __m512 vmx = _mm512_set1_ps(_mm512_reduce_max_ps(m));
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t b = 0; b < blocks; ++b) {
-      const __m512 e = _mm512_maskz_mov_ps(b + 1 == blocks ? tail : 0xFFFF, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(s + b * kB), vmx)));
-      _mm512_storeu_ps(s + b * kB, e);
-      sum = _mm512_add_ps(sum, e);
-    }
-    inv[g] = 1.0f / _mm512_reduce_add_ps(sum);
-  }
+  for (int g = 0; g < G; ++g) inv[g] = softmax_scores(scratch + g * lp, len);
   // Weighted sum of value rows, each loaded once for all G heads; even and odd rows in separate sums.
   __m512 o[2][G][NV];
   for (int e = 0; e < 2; ++e)
@@ -300,21 +304,10 @@ void attend_bf16(const float* q, const void* k0, const void* v0, int64_t shared_
     for (int64_t u = 0; u < nb; ++u)
       for (int g = 0; g < G; ++g) _mm512_storeu_ps(scratch + g * lp + (b0 + u) * kB, acc[u][g]);
   }
-  const __mmask16 tail = static_cast<__mmask16>(len % kB == 0 ? 0xFFFF : (1u << (len % kB)) - 1u);
   float inv[G];
   for (int g = 0; g < G; ++g) {
     float* s = scratch + g * lp;
-    __m512 m = _mm512_set1_ps(-__builtin_inff());
-    for (int64_t b = 0; b < blocks; ++b)
-      m = _mm512_max_ps(m, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), b + 1 == blocks ? tail : 0xFFFF, s + b * kB));
-    const __m512 vmx = _mm512_set1_ps(_mm512_reduce_max_ps(m));
-    __m512 sum = _mm512_setzero_ps();
-    for (int64_t b = 0; b < blocks; ++b) {
-      const __m512 e = _mm512_maskz_mov_ps(b + 1 == blocks ? tail : 0xFFFF, exp_ps(_mm512_sub_ps(_mm512_loadu_ps(s + b * kB), vmx)));
-      _mm512_storeu_ps(s + b * kB, e);
-      sum = _mm512_add_ps(sum, e);
-    }
-    inv[g] = 1.0f / _mm512_reduce_add_ps(sum);
+    inv[g] = softmax_scores(s, len);
     // The probabilities as bf16, in place at the start of the row (writes stay behind reads): positions
     // j, j+1 then form the 32-bit pair the value dot product broadcasts; lanes past len are 0.
     auto* pb = reinterpret_cast<uint16_t*>(s);
