@@ -163,7 +163,7 @@ struct DecodeEngine::Impl {
     slot_refs.assign(static_cast<size_t>(n), 0);
   }
 
-  // Start of one head's keys (which = 0, blocked: kern::attend) or values (which = 1, [pos][hd]).
+  // Start of one kv head's keys (which = 0) or values (which = 1) in a slot; layouts in kernels_raw.hpp.
   uint8_t* kv_at(int64_t slot, int64_t layer, int which, int64_t head) {
     const auto& c = w->cfg;
     const int64_t idx =
@@ -326,7 +326,8 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
   std::vector<Row> rows;
   std::vector<int64_t> logit_row(running.size());
   // Joining sequences with the same prompt (RL's rollouts of one prompt) share one prefill: the first
-  // computes it, the others copy its keys and values and sample from its logits with their own streams.
+  // computes it, the others read its keys and values (below) and sample from its logits with their own
+  // random streams.
   std::map<std::vector<int64_t>, size_t> leaders;
   std::vector<std::pair<size_t, size_t>> followers;
   for (size_t i = 0; i < running.size(); ++i) {
