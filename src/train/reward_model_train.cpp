@@ -247,17 +247,11 @@ RewardModelResult run_train_reward_model(const RewardModelFileConfig& file_cfg, 
   if (opt.resume) {
     st = load_trainer_state(*latest, optim);
     load_head_optimizer(*latest, head_optim);
-    MetricsLog::truncate_after_step(metrics_path, st.step);
     spdlog::info("reward_model: resumed from {} at step {}", *latest, st.step);
-  } else if (fs::exists(metrics_path)) {
-    MetricsLog::truncate_after_step(metrics_path, 0);
   }
+  restart_logs({metrics_path}, st.step);
   MetricsLog metrics(metrics_path);
-  ScheduleOptions so;
-  so.kind = cfg.train.schedule;
-  so.warmup_steps = cfg.train.warmup_steps;
-  so.total_steps = cfg.train.max_steps;
-  so.min_lr_ratio = cfg.train.min_lr_ratio;
+  const auto so = schedule_options(cfg.train, cfg.train.max_steps);
   const double head_peak = cfg.train.head_learning_rate.value_or(cfg.train.learning_rate);
 
   auto order = epoch_order(n, cfg.train.seed, st.epoch);

@@ -388,8 +388,7 @@ RlResult run_rl(const RlConfig& cfg, const ComputeSection& compute, const RlOpti
     st = load_trainer_state(*latest, optim);
     spdlog::info("{}: resumed from {} at step {}", stage, *latest, st.step);
   }
-  for (const auto& p : {metrics_path, rollouts_path})
-    if (fs::exists(p)) MetricsLog::truncate_after_step(p, st.step);
+  restart_logs({metrics_path, rollouts_path}, st.step);
 
   // Reward-hacking histories (steps with an absolute reward signal), rebuilt from the kept metrics rows.
   std::vector<double> h_len, h_reward, h_kl;
@@ -421,11 +420,7 @@ RlResult run_rl(const RlConfig& cfg, const ComputeSection& compute, const RlOpti
   // the sampling policy ("old") come from a pass without gradient over the whole batch. Otherwise the
   // first minibatch's old log-probs are its own training forward, detached (same numbers, one pass saved).
   const bool shape_kl = cfg.objective.kl_mode == "reward" && beta > 0;
-  ScheduleOptions so;
-  so.kind = cfg.train.schedule;
-  so.warmup_steps = cfg.train.warmup_steps;
-  so.total_steps = cfg.train.max_steps * K;
-  so.min_lr_ratio = cfg.train.min_lr_ratio;
+  const auto so = schedule_options(cfg.train, cfg.train.max_steps * K);
 
   const int64_t n_prompts = static_cast<int64_t>(prompts.size());
   auto order = epoch_order(n_prompts, cfg.train.seed, st.epoch);

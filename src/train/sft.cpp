@@ -118,17 +118,11 @@ SftResult run_sft(const SftConfig& cfg, const SftOptions& opt) {
   const std::string metrics_path = run.path("metrics.jsonl");
   if (opt.resume) {
     st = load_trainer_state(*latest, optim);
-    MetricsLog::truncate_after_step(metrics_path, st.step);
     spdlog::info("sft: resumed from {} at step {}", *latest, st.step);
-  } else if (fs::exists(metrics_path)) {
-    MetricsLog::truncate_after_step(metrics_path, 0);
   }
+  restart_logs({metrics_path}, st.step);
   MetricsLog metrics(metrics_path);
-  ScheduleOptions so;
-  so.kind = cfg.train.schedule;
-  so.warmup_steps = cfg.train.warmup_steps;
-  so.total_steps = cfg.train.max_steps;
-  so.min_lr_ratio = cfg.train.min_lr_ratio;
+  const auto so = schedule_options(cfg.train, cfg.train.max_steps);
 
   auto order = epoch_order(n, cfg.train.seed, st.epoch);
   auto next_example = [&]() -> const TokenExample* {

@@ -3,6 +3,8 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "core/fs.hpp"
+#include "core/metrics.hpp"
 #include "core/run_dir.hpp"
 
 namespace srl::train {
@@ -69,6 +71,11 @@ void stop_if_not_finite(const std::string& stage, int64_t step, double loss, dou
                     "); stopped without saving. Last good checkpoint: " +
                     (last_good_checkpoint.empty() ? std::string("none") : last_good_checkpoint) +
                     ". Try a lower learning_rate.");
+}
+
+void restart_logs(const std::vector<std::string>& paths, int64_t step) {
+  for (const auto& p : paths)
+    if (fs::exists(p)) MetricsLog::truncate_after_step(p, step);
 }
 
 std::optional<std::string> check_run_dir(const std::string& output_dir, bool resume) {

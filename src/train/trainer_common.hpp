@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/checkpoint.hpp"
+#include "train/optim.hpp"
 #include "train/sft.hpp"
 
 namespace srl::train {
@@ -34,6 +35,21 @@ std::vector<int64_t> epoch_order(int64_t n, int64_t seed, int64_t epoch);
 // good checkpoint to restart from. Nothing is saved after it.
 void stop_if_not_finite(const std::string& stage, int64_t step, double loss, double grad_norm,
                         const std::string& last_good_checkpoint);
+
+// The learning-rate schedule of a stage's `train:` section over `total_steps` optimizer steps.
+template <class TrainSection>
+ScheduleOptions schedule_options(const TrainSection& t, int64_t total_steps) {
+  ScheduleOptions so;
+  so.kind = t.schedule;
+  so.warmup_steps = t.warmup_steps;
+  so.total_steps = total_steps;
+  so.min_lr_ratio = t.min_lr_ratio;
+  return so;
+}
+
+// Drops the rows after `step` from each existing log (all rows when starting fresh at step 0), so a
+// resumed run's logs continue exactly where its checkpoint was taken.
+void restart_logs(const std::vector<std::string>& paths, int64_t step);
 
 // Refuses to start over a run directory that holds checkpoints unless resuming, and resuming one that
 // has none. Returns the checkpoint to resume from (when resume).
