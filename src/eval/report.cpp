@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "core/markup.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
 #include "data/support_world.hpp"
@@ -526,7 +527,7 @@ string join(const std::vector<string>& parts, const string& last_sep = " and ") 
   return out;
 }
 
-string html_escape(const string& s) { return svg::escape(s); }
+string html_escape(const string& s) { return xml_escape(s); }
 // Markdown: HTML-significant characters as entities (renderers pass raw HTML through).
 string md_escape(const string& s) {
   string o;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/markup.hpp"
 
 namespace srl::eval::svg {
 namespace {
@@ -91,12 +92,12 @@ struct Frame {
 void open_svg(std::ostringstream& s, const Axes& a) {
   s << "<svg class=\"chart\" width=\"" << px(kWidth) << "\" height=\"" << px(kHeight) << "\" viewBox=\"0 0 "
     << px(kWidth) << " " << px(kHeight) << "\" role=\"img\" font-family=\"sans-serif\" font-size=\"11\">\n";
-  s << "<title>" << escape(a.title) << "</title>\n";
+  s << "<title>" << xml_escape(a.title) << "</title>\n";
   s << "<rect width=\"" << px(kWidth) << "\" height=\"" << px(kHeight) << "\" fill=\"white\"/>\n";
-  s << "<text x=\"" << px(kWidth / 2) << "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" << escape(a.title)
+  s << "<text x=\"" << px(kWidth / 2) << "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" << xml_escape(a.title)
     << "</text>\n";
   if (!a.subtitle.empty())
-    s << "<text x=\"" << px(kWidth / 2) << "\" y=\"37\" text-anchor=\"middle\" fill=\"#555555\">" << escape(a.subtitle)
+    s << "<text x=\"" << px(kWidth / 2) << "\" y=\"37\" text-anchor=\"middle\" fill=\"#555555\">" << xml_escape(a.subtitle)
       << "</text>\n";
 }
 
@@ -122,10 +123,10 @@ void draw_axes(std::ostringstream& s, const Frame& f, const Axes& a, bool x_tick
     s << "<line x1=\"" << px(kLeft) << "\" y1=\"" << px(f.Y(*a.reference_y)) << "\" x2=\"" << px(kRight) << "\" y2=\""
       << px(f.Y(*a.reference_y)) << "\" stroke=\"#888888\" stroke-dasharray=\"5,4\"/>\n";
   s << "<text x=\"" << px((kLeft + kRight) / 2) << "\" y=\"" << px(kBottom + 36) << "\" text-anchor=\"middle\">"
-    << escape(a.x_label) << "</text>\n";
+    << xml_escape(a.x_label) << "</text>\n";
   const double ym = (kTop + kBottom) / 2;
   s << "<text x=\"16\" y=\"" << px(ym) << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << px(ym) << ")\">"
-    << escape(a.y_label) << "</text>\n";
+    << xml_escape(a.y_label) << "</text>\n";
 }
 
 enum class Mark { Line, Box, Dot, Dashed };
@@ -147,7 +148,7 @@ void draw_legend(std::ostringstream& s, const std::vector<std::pair<std::string,
         s << "<circle cx=\"" << px(kLegendX + 9) << "\" cy=\"" << px(y) << "\" r=\"4\" fill=\"" << col << "\"/>\n";
         break;
     }
-    s << "<text x=\"" << px(kLegendX + 24) << "\" y=\"" << px(y + 4) << "\">" << escape(shorten(name)) << "</text>\n";
+    s << "<text x=\"" << px(kLegendX + 24) << "\" y=\"" << px(y + 4) << "\">" << xml_escape(shorten(name)) << "</text>\n";
     y += 18;
   }
 }
@@ -158,33 +159,6 @@ void no_data(std::ostringstream& s) {
 }
 
 }  // namespace
-
-std::string escape(const std::string& s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        o += "&amp;";
-        break;
-      case '<':
-        o += "&lt;";
-        break;
-      case '>':
-        o += "&gt;";
-        break;
-      case '"':
-        o += "&quot;";
-        break;
-      case '\'':
-        o += "&#39;";
-        break;
-      default:
-        o += c;
-    }
-  }
-  return o;
-}
 
 const std::string& colour(size_t i) {
   static const std::vector<std::string> palette = {"#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
@@ -258,7 +232,7 @@ std::string scatter_chart(const Axes& a, const std::vector<Point>& points) {
           << "\" stroke=\"" << col << "\" stroke-width=\"1.5\"/>\n";
     }
     s << "<circle cx=\"" << px(cx) << "\" cy=\"" << px(cy) << "\" r=\"5\" fill=\"" << col << "\"/>\n";
-    s << "<text x=\"" << px(cx + 7) << "\" y=\"" << px(cy - 7) << "\" font-size=\"10\">" << escape(shorten(p.label))
+    s << "<text x=\"" << px(cx + 7) << "\" y=\"" << px(cy - 7) << "\" font-size=\"10\">" << xml_escape(shorten(p.label))
       << "</text>\n";
   }
   draw_legend(s, legend, Mark::Dot);

@@ -11,8 +11,6 @@
 
 namespace srl::eval::svg {
 
-// Escapes & < > " ' for XML/HTML text and attribute values.
-std::string escape(const std::string& s);
 // The palette (10 colours, Tableau-like); index i wraps around.
 const std::string& colour(size_t i);
 

@@ -323,6 +323,8 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
   struct Row {
     int64_t seq_index, token, pos;
   };
+  std::vector<Seq*> live;  // running sequences, looked up once per step
+  for (auto id : running) live.push_back(&seqs.at(id));
   std::vector<Row> rows;
   std::vector<int64_t> logit_row(running.size());
   // Joining sequences with the same prompt (RL's rollouts of one prompt) share one prefill: the first
@@ -331,7 +333,7 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
   std::map<std::vector<int64_t>, size_t> leaders;
   std::vector<std::pair<size_t, size_t>> followers;
   for (size_t i = 0; i < running.size(); ++i) {
-    auto& s = seqs.at(running[i]);
+    auto& s = *live[i];
     if (s.cached == 0 && !leaders.emplace(s.prompt, i).second) {
       followers.emplace_back(i, leaders.at(s.prompt));
       continue;
@@ -374,7 +376,7 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
       const float* sn = w->rope_sin.data() + row.pos * half;
       kern::rope(q, H, hd, cs, sn, qscale);
       kern::rope(q + H * hd, KV, hd, cs, sn, 1.0f);
-      const int64_t slot = seqs.at(running[row.seq_index]).slot;
+      const int64_t slot = live[row.seq_index]->slot;
       for (int64_t k = 0; k < KV; ++k) {
         kern::store_key(q + (H + k) * hd, hd, kv_at(slot, l, 0, k), row.pos, kv_bf16);
         kern::store_value(q + (H + KV + k) * hd, hd, kv_at(slot, l, 1, k), row.pos, kv_bf16);
@@ -385,7 +387,7 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
       std::vector<float> scratch;
       for (int64_t r = r0; r < r1; ++r) {
         const auto& row = rows[r];
-        const auto& sq = seqs.at(running[row.seq_index]);
+        const auto& sq = *live[row.seq_index];
         const int64_t slot = sq.slot, len = row.pos + 1;
         const int64_t owner = sq.prefix_slot >= 0 ? sq.prefix_slot : slot;
         const int64_t need = G * (len + kern::kKeyBlock);
@@ -416,8 +418,8 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
   // tokens will fill it).
   for (auto [f, lead] : followers) {
     logit_row[f] = logit_row[lead];
-    auto& fs = seqs.at(running[f]);
-    const int64_t from = seqs.at(running[lead]).slot, to = fs.slot, L = static_cast<int64_t>(fs.prompt.size());
+    auto& fs = *live[f];
+    const int64_t from = live[lead]->slot, to = fs.slot, L = static_cast<int64_t>(fs.prompt.size());
     fs.prefix_slot = from;
     fs.prefix_blocks = L / kern::kKeyBlock;
     ++slot_refs[static_cast<size_t>(from)];
@@ -440,8 +442,6 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
   mm(w->lm_head, h.data(), D, S, logits.data(), V, false);
 
   const auto ts = Clock::now();
-  std::vector<Seq*> live;
-  for (auto id : running) live.push_back(&seqs.at(id));
   for_rows(S, V, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) sample(*live[i], logits.data() + i * V);
   });

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/markup.hpp"
 #include "data/generate_dataset.hpp"
 
 namespace srl::train {
@@ -32,29 +33,6 @@ std::string num(double x, const char* fmt = "%.1f") {
   char b[32];
   std::snprintf(b, sizeof b, fmt, x);
   return b;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        o += "&amp;";
-        break;
-      case '<':
-        o += "&lt;";
-        break;
-      case '>':
-        o += "&gt;";
-        break;
-      case '"':
-        o += "&quot;";
-        break;
-      default:
-        o += c;
-    }
-  }
-  return o;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/markup.hpp"
 #include "core/fs.hpp"
 #include "core/test_util.hpp"
 #include "eval/report.hpp"
@@ -216,9 +217,9 @@ TEST(Report, BeforeAfterShowsTheFixtureReplies) {
     if (sec.find("<h3>" + id) == std::string::npos) continue;
     shown.insert(id);
     intents.insert(t["intent"].get<std::string>());
-    EXPECT_NE(sec.find(svg::escape(t["response"].get<std::string>())), std::string::npos) << id;
-    EXPECT_NE(sec.find(svg::escape(dpo.at(id)["response"].get<std::string>())), std::string::npos) << id;
-    EXPECT_NE(sec.find(svg::escape(rl.at(id)["response"].get<std::string>())), std::string::npos) << id;
+    EXPECT_NE(sec.find(srl::xml_escape(t["response"].get<std::string>())), std::string::npos) << id;
+    EXPECT_NE(sec.find(srl::xml_escape(dpo.at(id)["response"].get<std::string>())), std::string::npos) << id;
+    EXPECT_NE(sec.find(srl::xml_escape(rl.at(id)["response"].get<std::string>())), std::string::npos) << id;
   }
   // 8 prompts over 6 intents: one of each intent, both adversarial ones (legal_threat, self_harm) among them.
   EXPECT_EQ(shown.size(), 6u);
@@ -385,7 +386,7 @@ TEST(Report, InputListErrors) {
 }
 
 TEST(Svg, EscapesAllText) {
-  EXPECT_EQ(svg::escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+  EXPECT_EQ(srl::xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
   svg::Axes a;
   a.title = "<t>";
   a.x_label = "x & y";
