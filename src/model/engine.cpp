@@ -142,10 +142,24 @@ struct DecodeEngine::Impl {
   int64_t steps_run = 0, rows_run = 0;
 
   ~Impl() {
-    if (std::getenv("SRL_ENGINE_PROFILE") && steps_run > 0)
-      std::fprintf(stderr, "engine: %lld steps, %lld rows, %.1f ms: matmul %.1f, attention %.1f, sampling %.1f, other %.1f\n",
-                   static_cast<long long>(steps_run), static_cast<long long>(rows_run), 1e3 * t_total, 1e3 * t_matmul,
-                   1e3 * t_attention, 1e3 * t_sample, 1e3 * (t_total - t_matmul - t_attention - t_sample));
+    if (!std::getenv("SRL_ENGINE_PROFILE") || steps_run == 0) return;
+    std::fprintf(stderr, "engine: %lld steps, %lld rows, %.1f ms: matmul %.1f, attention %.1f, sampling %.1f, other %.1f\n",
+                 static_cast<long long>(steps_run), static_cast<long long>(rows_run), 1e3 * t_total, 1e3 * t_matmul,
+                 1e3 * t_attention, 1e3 * t_sample, 1e3 * (t_total - t_matmul - t_attention - t_sample));
+    // What a few-row step reads: the compact form where a matrix has one.
+    double packed = 0, compact = 0, rows = 0, escaped = 0;
+    auto add = [&](const kern::PackedMatrix& m) {
+      packed += static_cast<double>(m.panels * m.panel_bytes());
+      if (!m.compact) return;
+      compact += static_cast<double>(m.compact->bytes());
+      rows += static_cast<double>(m.compact->rows);
+      escaped += static_cast<double>(m.compact->escaped_rows);
+    };
+    for (const auto& L : w->layers)
+      for (const auto* m : {&L.qkv, &L.o, &L.gate_up, &L.down}) add(*m);
+    add(w->lm_head);
+    std::fprintf(stderr, "engine: weights %.1f MB packed, %.1f MB compact (%.2f%% of pair rows escaped)\n", packed / 1e6,
+                 compact / 1e6, rows > 0 ? 100.0 * escaped / rows : 0.0);
   }
 
   Impl(std::shared_ptr<const EngineWeights> weights, int64_t n, int64_t cap)

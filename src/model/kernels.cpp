@@ -39,6 +39,9 @@ bool fast() {
   return has && !g_force_portable.load(std::memory_order_relaxed);
 }
 
+// A compact form with more escaped pair rows than this saves too few bytes to be worth its second copy.
+constexpr double kMaxEscaped = 0.125;
+
 }  // namespace
 
 void AlignedFree::operator()(void* p) const { ::operator delete[](p, std::align_val_t(64)); }
@@ -67,7 +70,72 @@ PackedMatrix pack(const float* w, int64_t out, int64_t in, WType type) {
       }
     }
   }
+  if (type == WType::bf16 && cpu_has_avx512()) m.compact = compact_form(m, kMaxEscaped);
   return m;
+}
+
+int64_t CompactMatrix::bytes() const {
+  return rows * (128 + 64) +
+         static_cast<int64_t>(tables.size() + escapes.size() * 8 + raw.size() * 4 + raw_start.size() * 8);
+}
+
+std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_escaped) {
+  if (m.type != WType::bf16) return nullptr;
+  const int64_t pairs = m.in_padded / 2, words = (pairs + 63) / 64;
+  auto c = std::make_unique<CompactMatrix>();
+  c->rows = m.panels * pairs;
+  const auto rows = static_cast<size_t>(c->rows);
+  c->low.reset(static_cast<uint8_t*>(::operator new[](rows * 128, std::align_val_t(64))));
+  c->codes.reset(static_cast<uint8_t*>(::operator new[](rows * 64, std::align_val_t(64))));
+  c->tables.assign(static_cast<size_t>(m.panels) * 16, 0);
+  c->escapes.assign(static_cast<size_t>(m.panels * words), 0);
+  c->raw_start.assign(static_cast<size_t>(m.panels), 0);
+  for (int64_t p = 0; p < m.panels; ++p) {
+    const auto* panel = reinterpret_cast<const uint16_t*>(m.data.get() + p * m.panel_bytes());
+    const int64_t valid = std::min(kPanel, m.out - p * kPanel);
+    // Padding (outputs past `out`, the odd input's partner) is never used: 0 * w and unstored lanes.
+    auto padding = [&](int64_t ip, int64_t v) { return v / 2 >= valid || 2 * ip + v % 2 >= m.in; };
+    // The window of 8 exponent MSB values (high byte without the sign) holding the most weights.
+    int64_t hist[128] = {};
+    for (int64_t ip = 0; ip < pairs; ++ip)
+      for (int64_t v = 0; v < 2 * kPanel; ++v)
+        if (!padding(ip, v)) ++hist[(panel[ip * 2 * kPanel + v] >> 8) & 0x7f];
+    int64_t base = 0, best = -1;
+    for (int64_t b = 0; b + 8 <= 128; ++b) {
+      int64_t n = 0;
+      for (int64_t k = 0; k < 8; ++k) n += hist[b + k];
+      if (n > best) best = n, base = b;
+    }
+    for (int64_t code = 0; code < 16; ++code)
+      c->tables[static_cast<size_t>(p * 16 + code)] = static_cast<uint8_t>((code & 8) << 4 | (base + (code & 7)));
+    c->raw_start[static_cast<size_t>(p)] = static_cast<int64_t>(c->raw.size()) / kPanel;
+    for (int64_t ip = 0; ip < pairs; ++ip) {
+      const uint16_t* v = panel + ip * 2 * kPanel;
+      const size_t row = static_cast<size_t>(p * pairs + ip);
+      uint8_t* low = c->low.get() + row * 128;
+      uint8_t* codes = c->codes.get() + row * 64;
+      bool escaped = false;
+      for (int64_t g = 0; g < 2; ++g)
+        for (int64_t q = 0; q < 64; ++q) {
+          const int64_t src = g * 64 + compact_source(q);
+          const uint16_t b = padding(ip, src) ? static_cast<uint16_t>(base << 8) : v[src];
+          const int64_t e = (b >> 8) & 0x7f;
+          escaped = escaped || e < base || e >= base + 8;
+          const auto code = static_cast<uint8_t>((b >> 15) << 3 | ((e - base) & 7));
+          low[g * 64 + q] = static_cast<uint8_t>(b & 0xff);
+          codes[q] = g == 0 ? code : static_cast<uint8_t>(codes[q] | code << 4);
+        }
+      if (escaped) {
+        c->escapes[static_cast<size_t>(p * words + ip / 64)] |= uint64_t{1} << (ip % 64);
+        const auto* wv = reinterpret_cast<const uint32_t*>(v);
+        c->raw.insert(c->raw.end(), wv, wv + kPanel);
+        ++c->escaped_rows;
+      }
+    }
+  }
+  if (static_cast<double>(c->escaped_rows) > max_escaped * static_cast<double>(c->rows)) return nullptr;
+  c->view = {c->low.get(), c->codes.get(), c->tables.data(), c->escapes.data(), c->raw.data(), c->raw_start.data()};
+  return c;
 }
 
 // ---- portable implementations ------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/kernels_raw.hpp"
 
@@ -23,18 +24,41 @@ struct AlignedFree {
   void operator()(void* p) const;
 };
 
+using AlignedBytes = std::unique_ptr<uint8_t[], AlignedFree>;
+
+// Storage of a CompactView (kernels_raw.hpp).
+struct CompactMatrix {
+  AlignedBytes low, codes;
+  std::vector<uint8_t> tables;
+  std::vector<uint64_t> escapes;
+  std::vector<uint32_t> raw;
+  std::vector<int64_t> raw_start;
+  int64_t escaped_rows = 0, rows = 0;  // pair rows stored raw, of all
+  CompactView view{};
+  int64_t bytes() const;
+};
+
 struct PackedMatrix {
   WType type = WType::f32;
   int64_t out = 0, in = 0;        // logical shape of W (out, in), HF layout
   int64_t in_padded = 0;          // in rounded up to even (bf16 pairs)
   int64_t panels = 0;             // ceil(out / kPanel)
-  std::unique_ptr<uint8_t[], AlignedFree> data;
+  AlignedBytes data;
+  std::unique_ptr<CompactMatrix> compact;  // bf16 only, where the AVX-512 kernels can use it
   int64_t panel_bytes() const { return (type == WType::f32 ? 4 : 2) * in_padded * kPanel; }
-  MatView view() const { return {type == WType::bf16, data.get(), out, in, in_padded, panel_bytes()}; }
+  MatView view() const {
+    return {type == WType::bf16, data.get(), out, in, in_padded, panel_bytes(), compact ? &compact->view : nullptr};
+  }
 };
 
-// Packs W (out x in, row-major fp32) for matmul. bf16 rounds to nearest even, as a cast would.
+// Packs W (out x in, row-major fp32) for matmul. bf16 rounds to nearest even, as a cast would. bf16
+// matrices also get their compact form (kernels_raw.hpp) when the CPU runs the AVX-512 kernels and few
+// pair rows need escaping; products of up to kCompactRows rows read it instead of the raw panels.
 PackedMatrix pack(const float* w, int64_t out, int64_t in, WType type);
+
+// Builds the compact form of a packed bf16 matrix (null when more than `max_escaped` of its pair rows would
+// be stored raw). Exposed for the tests.
+std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_escaped);
 
 // y[r, o] (+)= sum_i x[r, i] * W[o, i] for rows r < n and output panels [p0, p1). x has row stride ldx, y
 // row stride ldy. With bf16 weights x must be given as bf16 (`xb`, row stride in_padded, see to_bf16_rows):

@@ -79,6 +79,45 @@ void panel_bf16(const uint32_t* wp, int64_t npairs, const uint32_t* const* xr, f
     }
 }
 
+// The same over a compact panel (kernels_raw.hpp): each pair row's four weight vectors are decoded from
+// 128 low bytes and 64 code bytes (two nibble halves, a table shuffle for the high bytes, a byte unpack),
+// or read from the escape list. The dot products and their order are panel_bf16's.
+template <int R>
+void panel_compact(const uint8_t* low, const uint8_t* codes, __m512i table, const uint64_t* escapes, int64_t ip0,
+                   int64_t npairs, const uint32_t*& raw, const uint32_t* const* xr, float* const* yr, int64_t valid,
+                   bool accumulate) {
+  const __m512i nibble = _mm512_set1_epi8(0x0f);
+  __m512 c[R][4];
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < 4; ++j) c[r][j] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < npairs; ++i) {
+    const int64_t ip = ip0 + i;
+    __m512i w[4];
+    if (__builtin_expect((escapes[ip >> 6] >> (ip & 63)) & 1, 0)) {
+      for (int j = 0; j < 4; ++j) w[j] = _mm512_loadu_si512(raw + 16 * j);
+      raw += kPanel;
+    } else {
+      const __m512i code = _mm512_load_si512(codes + i * 64);
+      const __m512i lo0 = _mm512_load_si512(low + i * 128), lo1 = _mm512_load_si512(low + i * 128 + 64);
+      const __m512i hi0 = _mm512_shuffle_epi8(table, _mm512_and_si512(code, nibble));
+      const __m512i hi1 = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(code, 4), nibble));
+      w[0] = _mm512_unpacklo_epi8(lo0, hi0);
+      w[1] = _mm512_unpackhi_epi8(lo0, hi0);
+      w[2] = _mm512_unpacklo_epi8(lo1, hi1);
+      w[3] = _mm512_unpackhi_epi8(lo1, hi1);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(xr[r][i]));
+      for (int j = 0; j < 4; ++j) c[r][j] = _mm512_dpbf16_ps(c[r][j], x, (__m512bh)w[j]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < 4; ++j) {
+      const __mmask16 m = lane_mask(valid, j);
+      if (m) store_out(yr[r] + j * kV, c[r][j], m, accumulate);
+    }
+}
+
 template <int R>
 void panel_f32(const float* wp, int64_t in, const float* const* xr, float* const* yr, int64_t valid, bool accumulate) {
   __m512 c[R][4];
@@ -116,6 +155,39 @@ void matmul(const MatView& w, const float* x, int64_t ldx, const uint16_t* xb, i
             bool accumulate, int64_t p0, int64_t p1) {
   const bool bf16 = w.bf16;
   const int64_t steps = bf16 ? w.in_padded / 2 : w.in;  // pairs or inputs
+  static_assert(kCompactRows <= kTileRows, "panel_compact is instantiated for 1 to kTileRows rows");
+  if (w.compact && n >= 1 && n <= kCompactRows) {
+    // Same chunks and stores as below, so the sums are the raw path's bit for bit.
+    const CompactView& cv = *w.compact;
+    const int64_t words = (steps + 63) / 64;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t valid = min64(kPanel, w.out - p * kPanel);
+      const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i*)(cv.tables + p * 16)));
+      const uint32_t* raw = cv.raw + cv.raw_start[p] * kPanel;
+      const uint8_t* low = cv.low + p * steps * 128;
+      const uint8_t* codes = cv.codes + p * steps * 64;
+      float* yr[kCompactRows];
+      const uint32_t* xr[kCompactRows];
+      for (int64_t c0 = 0; c0 < steps; c0 += kChunk) {
+        const int64_t cn = min64(kChunk, steps - c0);
+        const bool acc = accumulate || c0 > 0;
+        for (int t = 0; t < n; ++t) {
+          yr[t] = y + t * ldy + p * kPanel;
+          xr[t] = reinterpret_cast<const uint32_t*>(xb + t * w.in_padded) + c0;
+        }
+        const uint8_t* lc = low + c0 * 128;
+        const uint8_t* cc = codes + c0 * 64;
+        const uint64_t* esc = cv.escapes + p * words;
+        switch (n) {
+          case 4: panel_compact<4>(lc, cc, table, esc, c0, cn, raw, xr, yr, valid, acc); break;
+          case 3: panel_compact<3>(lc, cc, table, esc, c0, cn, raw, xr, yr, valid, acc); break;
+          case 2: panel_compact<2>(lc, cc, table, esc, c0, cn, raw, xr, yr, valid, acc); break;
+          default: panel_compact<1>(lc, cc, table, esc, c0, cn, raw, xr, yr, valid, acc); break;
+        }
+      }
+    }
+    return;
+  }
   for (int64_t r0 = 0; r0 < n; r0 += kRowBlock) {
     const int64_t r1 = min64(n, r0 + kRowBlock);
     for (int64_t p = p0; p < p1; ++p) {

@@ -25,10 +25,37 @@ inline int64_t value_offset(int64_t pos, int64_t c, int64_t hd, bool bf16) {
   return bf16 ? ((pos / 2) * hd + c) * 2 + pos % 2 : pos * hd + c;
 }
 
+// A bf16 matrix in an exact 12-bit form, for products of a few rows, which are bound by reading the
+// weights. A bf16 value is a low byte (exponent LSB, 7 mantissa bits), kept as is, and a high byte (sign,
+// 7 exponent MSBs); within one panel the exponent MSBs of almost all weights fall in a window of 8, so the
+// high byte becomes a 4-bit code (sign, offset in the window) and a 16-entry table per panel turns it back
+// (one byte shuffle). A pair row (the 128 weights of one input pair, 64 outputs) holding a weight outside
+// the window is stored raw instead and flagged. Decoding gives the packed bf16 words bit for bit, so
+// products are identical to the raw layout's. docs/PERFORMANCE.md measures it.
+struct CompactView {
+  const uint8_t* low;         // [panel][pair][2 groups][64]: low bytes, in the byte-interleave order below
+  const uint8_t* codes;       // [panel][pair][64]: byte k = code of group 0 value k | code of group 1 value k << 4
+  const uint8_t* tables;      // [panel][16]: code -> high byte
+  const uint64_t* escapes;    // [panel][ceil(pairs / 64)]: bit per pair row stored raw
+  const uint32_t* raw;        // escaped pair rows (kPanel packed words each), in panel and pair order
+  const int64_t* raw_start;   // [panel]: index in `raw` (in pair rows) of the panel's first escaped row
+};
+
+// Stored position q (0..63) of a group's byte holds the value with index compact_source(q) among the
+// group's 64 bf16 values (a pair row's 128 values are the packed words' halves, group = value / 64): the
+// AVX-512 byte unpack interleaves within 128-bit lanes.
+inline int64_t compact_source(int64_t q) { return (q / 8) % 2 * 32 + q / 16 * 8 + q % 8; }
+
+// Products of at most this many rows (one register tile) read the compact form. Measured on the base
+// preset, bf16: 1 row +37%, 2 rows +37%, 4 rows +20-45% tokens/s; beyond a tile the decoding would repeat per
+// tile while the weights are reused enough per load to leave memory idle.
+constexpr int64_t kCompactRows = 4;
+
 struct MatView {
   bool bf16;
   const uint8_t* data;
   int64_t out, in, in_padded, panel_bytes;
+  const CompactView* compact;  // null when the matrix has no compact form
 };
 
 #define SRL_KERNEL_SET                                                                                        \

@@ -267,4 +267,67 @@ TEST_P(EngineTest, BadPromptsAreErrorsNamingThePrompt) {
   EXPECT_THROW(generate_with_engine(m, {std::vector<int64_t>(96, 1)}, p, EnginePrecision::f32), srl::Error);
 }
 
+// The compact bf16 form (kernels_raw.hpp): decoded by the format's description, independently of the
+// AVX-512 kernel, it gives every packed word back, escaped pair rows included; and products of 1-2 rows
+// that read it are bit-identical to the raw panels' products.
+TEST(CompactWeights, DecodesToThePackedWordsAndGivesTheRawProducts) {
+  torch::manual_seed(5);
+  const int64_t out = 100, in = 71;  // a partial panel and an odd input: padding in both directions
+  auto W = torch::randn({out, in}) * 0.02;
+  // Values outside any window of 16 exponents: zeros, tiny, huge, negative zero, a subnormal.
+  W[3][7] = 0.0f;
+  W[50][70] = -0.0f;
+  W[64][0] = 1e-30f;
+  W[99][33] = 300.0f;
+  W[10][11] = 1e-39f;
+  auto packed = kern::pack(W.data_ptr<float>(), out, in, kern::WType::bf16);
+  auto c = kern::compact_form(packed, 1.0);
+  ASSERT_NE(c, nullptr);
+  EXPECT_GE(c->escaped_rows, 4);  // at least one pair row per planted value except those sharing a row
+  EXPECT_LT(c->escaped_rows, c->rows / 4);
+  const int64_t pairs = packed.in_padded / 2, words = (pairs + 63) / 64;
+  const kern::CompactView& v = c->view;
+  for (int64_t p = 0; p < packed.panels; ++p) {
+    const auto* panel = reinterpret_cast<const uint32_t*>(packed.data.get() + p * packed.panel_bytes());
+    const uint32_t* raw = v.raw + v.raw_start[p] * kern::kPanel;
+    for (int64_t ip = 0; ip < pairs; ++ip) {
+      const uint32_t* want = panel + ip * kern::kPanel;
+      if ((v.escapes[p * words + ip / 64] >> (ip % 64)) & 1) {
+        for (int64_t o = 0; o < kern::kPanel; ++o) ASSERT_EQ(raw[o], want[o]);
+        raw += kern::kPanel;
+        continue;
+      }
+      const int64_t row = p * pairs + ip;
+      for (int64_t g = 0; g < 2; ++g)
+        for (int64_t q = 0; q < 64; ++q) {
+          const int64_t value = g * 64 + kern::compact_source(q), lane = value / 2;
+          if (lane >= out - p * kern::kPanel || 2 * ip + value % 2 >= in) continue;  // padding: never used
+          const uint8_t code = (v.codes[row * 64 + q] >> (4 * g)) & 0xf;
+          const auto bits = static_cast<uint16_t>(v.tables[p * 16 + code] << 8 | v.low[row * 128 + g * 64 + q]);
+          ASSERT_EQ(bits, static_cast<uint16_t>(want[lane] >> (16 * (value % 2)))) << "panel " << p << " pair " << ip;
+        }
+    }
+  }
+  if (kern::implementation() == "portable") GTEST_SKIP() << "no AVX-512: the compact form is never read";
+  ASSERT_NE(packed.compact, nullptr);
+  auto raw_only = kern::pack(W.data_ptr<float>(), out, in, kern::WType::bf16);
+  raw_only.compact.reset();
+  auto X = torch::randn({2, in});
+  std::vector<uint16_t> xb(static_cast<size_t>(2 * packed.in_padded));
+  kern::to_bf16_rows(X.data_ptr<float>(), in, 2, in, packed.in_padded, xb.data());
+  for (int64_t n : {1, 2})
+    for (bool acc : {false, true}) {
+      auto a = torch::full({n, out}, 0.5f), b = a.clone();
+      kern::matmul(packed, X.data_ptr<float>(), in, xb.data(), n, a.data_ptr<float>(), out, acc, 0, packed.panels);
+      kern::matmul(raw_only, X.data_ptr<float>(), in, xb.data(), n, b.data_ptr<float>(), out, acc, 0, packed.panels);
+      EXPECT_TRUE(torch::equal(a, b)) << n << " rows, accumulate " << acc;
+    }
+  // Too many escapes: no compact form (every pair row holds a value far from the others).
+  auto wide = torch::randn({64, 32}) * 0.02;
+  for (int64_t i = 0; i < 32; i += 2) wide[i][i] = 1e-20f;
+  auto wp = kern::pack(wide.data_ptr<float>(), 64, 32, kern::WType::bf16);
+  EXPECT_EQ(kern::compact_form(wp, 0.125), nullptr);
+  EXPECT_EQ(wp.compact, nullptr);
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, EngineTest, ::testing::Values(false, true), impl_name);
