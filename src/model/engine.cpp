@@ -448,8 +448,10 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
         std::memcpy(kv_at(to, l, 1, k) + p0 * hd * kv_elem, kv_at(from, l, 1, k) + p0 * hd * kv_elem, value_bytes);
       }
   }
-  // Logits only for each sequence's last row.
+  // Logits only for each sequence's last row. There can be more sequences than rows (many rollouts of a
+  // short prompt share one prefill).
   const auto S = static_cast<int64_t>(running.size());
+  grow(h, S * D);
   for (int64_t i = 0; i < S; ++i)
     kern::rmsnorm(x.data() + logit_row[i] * D, w->final_norm.data(), D, static_cast<float>(c.rms_norm_eps), h.data() + i * D);
   grow(logits, S * V);

@@ -189,6 +189,30 @@ TEST_P(EngineTest, RolloutsOfOnePromptSharePrefillWithoutChangingTokens) {
   }
 }
 
+// More rollouts than prompt tokens: the shared prefill step has fewer rows than sequences to sample
+// (`generate --n 16` of a short message). Each rollout still gets its alone tokens.
+TEST_P(EngineTest, ManyRolloutsOfAShortPrompt) {
+  Llama m = make_model("tiny", 4);
+  const auto prompt = random_prompts({3}, m->config().vocab_size, 6)[0];
+  const std::vector<std::vector<int64_t>> rows(24, prompt);
+  SamplingParams p;
+  p.temperature = 1.0;
+  p.seed = 5;
+  p.max_new_tokens = 6;
+  for (auto precision : {EnginePrecision::f32, EnginePrecision::bf16}) {
+    auto batched = generate_with_engine(m, rows, p, precision);
+    auto w = engine_weights(m, precision);
+    for (size_t i = 0; i < rows.size(); i += 7) {
+      DecodeEngine e(w, 1, 16);
+      auto id = e.submit(rows[i], p, i);
+      while (e.busy()) e.step();
+      const auto g = e.take(id);
+      EXPECT_EQ(g.tokens, batched[i].tokens) << "row " << i;
+      EXPECT_EQ(g.logprobs, batched[i].logprobs) << "row " << i;
+    }
+  }
+}
+
 TEST_P(EngineTest, StopTokensLengthAndContextEndSequences) {
   Llama m = make_model("tiny", 8);
   const auto prompts = random_prompts({4}, m->config().vocab_size, 2);
