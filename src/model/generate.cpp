@@ -47,15 +47,29 @@ int64_t sample_token(const float* logits, int64_t V, const SamplingParams& p, do
     *logprob = lp(arg);
     return arg;
   }
-  // Candidates sorted by logit (descending), cut by top-k then by top-p on the scaled distribution.
-  std::vector<int64_t> idx(Vs);
-  std::iota(idx.begin(), idx.end(), 0);
-  int64_t keep = Vs;
-  if (p.top_k > 0 && p.top_k < Vs) keep = p.top_k;
-  const bool need_sort = keep < Vs || p.top_p < 1.0;
-  if (need_sort) {
-    std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(),
-                      [&](int64_t a, int64_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  // Candidates sorted by logit (descending, ties by lower id), cut by top-k then by top-p on the scaled
+  // distribution; the draw runs over the kept ones in that order.
+  int64_t keep = p.top_k > 0 && p.top_k < Vs ? p.top_k : Vs;
+  std::vector<int64_t> idx;
+  if (keep < Vs || p.top_p < 1.0) {
+    // Only the head of the order matters. The ids at or above a logit floor are a head of it: the floor
+    // drops until they hold the top_k or clearly more than top_p of the probability, so sorting just them
+    // gives the cut that sorting the whole vocabulary gives (a few dozen ids instead of thousands).
+    const double margin = 1e-6;  // against summing the mass in another order than the cut below
+    for (double gap : {8.0, 16.0, 32.0, 64.0, static_cast<double>(INFINITY)}) {
+      const double floor = mx - gap / inv_t;
+      idx.clear();
+      double mass = 0;
+      for (int64_t i = 0; i < Vs; ++i)
+        if (logits[i] >= floor) {
+          idx.push_back(i);
+          mass += std::exp(lp(i));
+        }
+      if (static_cast<int64_t>(idx.size()) >= keep || mass >= p.top_p + margin) break;
+    }
+    const auto by_logit = [&](int64_t a, int64_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+    keep = std::min<int64_t>(keep, static_cast<int64_t>(idx.size()));
+    std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(), by_logit);
     if (p.top_p < 1.0) {
       double cum = 0;
       int64_t n = 0;
@@ -66,6 +80,9 @@ int64_t sample_token(const float* logits, int64_t V, const SamplingParams& p, do
       }
       keep = std::max<int64_t>(n, 1);
     }
+  } else {
+    idx.resize(static_cast<size_t>(Vs));
+    std::iota(idx.begin(), idx.end(), 0);
   }
   double total = 0;
   for (int64_t j = 0; j < keep; ++j) total += std::exp(lp(idx[j]));

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
+
 #include "model/generate.hpp"
 #include "model/llama.hpp"
 
@@ -205,4 +209,59 @@ TEST(Llama, SamplerNeverPicksIdsBeyondVocabLimit) {
   EXPECT_NEAR(lp, 2.0 - std::log(lse), 1e-5);  // normalised over the whole output layer
   p.temperature = 1.0;
   for (double u : {0.0, 0.4, 0.8, 0.9999}) EXPECT_LT(sample_token(logits.data(), 5, p, u, &lp), 3);
+}
+
+namespace {
+// The nucleus/top-k sampler written the plain way: sort every candidate, cut, draw. sample_token sorts
+// only a head of the order; it must pick the same token with the same log-prob in every case.
+int64_t reference_sample(const std::vector<float>& l, const SamplingParams& p, double u, float* logprob) {
+  const auto V = static_cast<int64_t>(l.size());
+  const int64_t Vs = p.vocab_limit > 0 ? std::min(p.vocab_limit, V) : V;
+  const double inv_t = 1.0 / p.temperature;
+  double mx = -INFINITY, sum = 0;
+  for (float x : l) mx = std::max<double>(mx, x);
+  for (float x : l) sum += std::exp((x - mx) * inv_t);
+  auto lp = [&](int64_t i) { return static_cast<float>((l[i] - mx) * inv_t - std::log(sum)); };
+  std::vector<int64_t> idx(Vs);
+  for (int64_t i = 0; i < Vs; ++i) idx[i] = i;
+  std::sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+  int64_t keep = p.top_k > 0 ? std::min(p.top_k, Vs) : Vs;
+  if (p.top_p < 1.0) {
+    double cum = 0;
+    int64_t n = 0;
+    while (n < keep && cum < p.top_p) cum += std::exp(lp(idx[n++]));
+    keep = std::max<int64_t>(n, 1);
+  }
+  double total = 0, acc = 0;
+  for (int64_t j = 0; j < keep; ++j) total += std::exp(lp(idx[j]));
+  for (int64_t j = 0; j < keep; ++j)
+    if ((acc += std::exp(lp(idx[j]))) > u * total) return *logprob = lp(idx[j]), idx[j];
+  return *logprob = lp(idx[keep - 1]), idx[keep - 1];
+}
+}  // namespace
+
+TEST(Llama, SamplerTruncationMatchesSortingTheWholeVocabulary) {
+  std::mt19937_64 rng(17);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_real_distribution<double> unif(0.0, 1.0);
+  // Peaked rows (the head holds the mass), flat rows (the floor must drop to the whole vocabulary), and
+  // coarse rows full of exact ties.
+  for (float scale : {12.0f, 0.05f, 3.0f})
+    for (int row = 0; row < 20; ++row) {
+      std::vector<float> l(512);
+      for (auto& x : l) x = scale == 3.0f ? std::round(normal(rng) * scale) : normal(rng) * scale;
+      for (double temperature : {0.3, 1.0, 2.5})
+        for (auto [top_k, top_p] : {std::pair<int64_t, double>{0, 0.95}, {40, 1.0}, {40, 0.5}, {0, 0.999}, {600, 0.9}}) {
+          SamplingParams p;
+          p.temperature = temperature;
+          p.top_k = top_k;
+          p.top_p = top_p;
+          p.vocab_limit = row % 3 == 0 ? 500 : 0;
+          const double u = unif(rng);
+          float got_lp = 0, want_lp = 0;
+          const int64_t got = sample_token(l.data(), 512, p, u, &got_lp);
+          ASSERT_EQ(got, reference_sample(l, p, u, &want_lp)) << scale << " T " << temperature << " k " << top_k << " p " << top_p;
+          ASSERT_EQ(got_lp, want_lp);
+        }
+    }
 }
