@@ -17,6 +17,10 @@
 #include "core/error.hpp"
 #include "model/kernels.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace srl::model {
 
 namespace {
@@ -35,13 +39,42 @@ kern::PackedMatrix pack_tensor(const torch::Tensor& w, EnginePrecision p) {
                     p == EnginePrecision::bf16 ? kern::WType::bf16 : kern::WType::f32);
 }
 
-// Below this many multiply-adds a matrix product runs on the calling thread: waking a second thread costs
-// more than it saves (measured with `supportrl bench generate --batch 1`, docs/PERFORMANCE.md: with OpenMP's
-// spinning workers the break-even is far lower than a thread wake-up suggests).
-constexpr double kParallelMacs = 1.0e5;
-// The same for a step's attention, in multiply-adds over all rows, and for elementwise work per element.
-constexpr double kParallelAttention = 2.0e5;
-constexpr double kParallelElements = 1.6e4;
+// A step runs on one team of threads (below) when it has at least this many multiply-adds; smaller
+// steps (the tiny preset's decode) run on one thread, where even the barriers would cost more than the work.
+constexpr double kTeamMacs = 1.0e6;
+// Elementwise work that feeds a product (a norm, SiLU·up) is split across the team above this many
+// elements, with a barrier after it; below, every thread computes all of it into its own buffer and
+// needs no barrier. Sampling is split across threads above it.
+constexpr double kSplitElements = 1.6e4;
+
+// The threads of one step. A single OpenMP team runs all of a step's layers, its phases separated by
+// barriers: a barrier costs ~0.4 µs here against ~1.1 µs for an OpenMP fork/join (plus at::parallel_for's
+// bookkeeping), and a decode step has five phases per layer.
+struct Team {
+  int id = 0, size = 1;
+  // This thread's share [first, second) of n items.
+  std::pair<int64_t, int64_t> part(int64_t n) const { return {n * id / size, n * (id + 1) / size}; }
+  void sync() const {
+#ifdef _OPENMP
+    if (size > 1) {
+#pragma omp barrier
+    }
+#endif
+  }
+};
+
+// Runs body(team) on `threads` threads; the body must not throw (every buffer is allocated before).
+template <class F>
+void run_team(int threads, F&& body) {
+#ifdef _OPENMP
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    body(Team{omp_get_thread_num(), omp_get_num_threads()});
+    return;
+  }
+#endif
+  body(Team{});
+}
 
 }  // namespace
 
@@ -136,6 +169,9 @@ struct DecodeEngine::Impl {
   // Step buffers, grown as needed.
   std::vector<float> x, h, qkv, att, gu, act, logits;
   std::vector<uint16_t> xb;
+  // Per team thread: product inputs it computes for itself, their bf16 rounding, attention scratch.
+  std::vector<std::vector<float>> own_in, own_scratch;
+  std::vector<std::vector<uint16_t>> own_xb;
   // Where a step's time goes (SRL_ENGINE_PROFILE=1 prints it when the engine ends): matrix products,
   // attention, sampling, everything else.
   double t_matmul = 0, t_attention = 0, t_sample = 0, t_total = 0;
@@ -190,36 +226,17 @@ struct DecodeEngine::Impl {
     if (slot >= 0 && --slot_refs[static_cast<size_t>(slot)] == 0) free_slots.push_back(slot);
   }
 
-  void mm(const kern::PackedMatrix& m, const float* xin, int64_t ldx, int64_t n, float* y, int64_t ldy, bool acc) {
-    const auto t0 = Clock::now();
-    mm_run(m, xin, ldx, n, y, ldy, acc);
-    t_matmul += seconds_since(t0);
-  }
-  void mm_run(const kern::PackedMatrix& m, const float* xin, int64_t ldx, int64_t n, float* y, int64_t ldy, bool acc) {
-    const uint16_t* xbp = nullptr;
-    if (m.type == kern::WType::bf16) {
-      if (xb.size() < static_cast<size_t>(n * m.in_padded)) xb.resize(static_cast<size_t>(n * m.in_padded));
-      kern::to_bf16_rows(xin, ldx, n, m.in, m.in_padded, xb.data());
-      xbp = xb.data();
-    }
-    const double macs = static_cast<double>(n) * static_cast<double>(m.out) * static_cast<double>(m.in);
-    if (macs < kParallelMacs || at::get_num_threads() < 2 || m.panels < 2) {
-      kern::matmul(m, xin, ldx, xbp, n, y, ldy, acc, 0, m.panels);
-      return;
-    }
-    at::parallel_for(0, m.panels, 1, [&](int64_t p0, int64_t p1) { kern::matmul(m, xin, ldx, xbp, n, y, ldy, acc, p0, p1); });
-  }
-
-  // fn(r0, r1) over rows, across threads when there is enough work.
+  // Sequences sample across threads when there is enough work.
   template <class F>
   static void for_rows(int64_t n, double per_row, F&& fn) {
-    if (static_cast<double>(n) * per_row < kParallelElements || at::get_num_threads() < 2)
+    if (static_cast<double>(n) * per_row < kSplitElements || at::get_num_threads() < 2)
       fn(int64_t{0}, n);
     else
       at::parallel_for(0, n, 1, fn);
   }
 
-  static void grow(std::vector<float>& v, int64_t n) {
+  template <class T>
+  static void grow(std::vector<T>& v, int64_t n) {
     if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
   }
 
@@ -361,77 +378,155 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
     logit_row[i] = static_cast<int64_t>(rows.size()) - 1;
   }
   const auto N = static_cast<int64_t>(rows.size());
+  const auto S = static_cast<int64_t>(running.size());
+  for (auto [f, lead] : followers) logit_row[f] = logit_row[lead];
+  // The step's rows grouped by sequence (each sequence's rows are consecutive), with their attention work.
+  std::vector<std::pair<int64_t, int64_t>> groups;
+  std::vector<double> group_work;
+  for (int64_t r = 0; r < N; ++r) {
+    if (r == 0 || rows[r].seq_index != rows[r - 1].seq_index) {
+      groups.emplace_back(r, r);
+      group_work.push_back(0);
+    }
+    groups.back().second = r + 1;
+    group_work.back() += static_cast<double>(rows[r].pos + 1);
+  }
+  // One team of threads runs the layers, or one thread when the step is too small to share.
+  double macs_per_row = static_cast<double>(w->lm_head.in * w->lm_head.out);
+  for (const auto* m : {&w->layers[0].qkv, &w->layers[0].o, &w->layers[0].gate_up, &w->layers[0].down})
+    macs_per_row += static_cast<double>(c.num_hidden_layers * m->in * m->out);
+  const int threads = static_cast<double>(N) * macs_per_row >= kTeamMacs ? std::max(1, at::get_num_threads()) : 1;
+  // Attention units (sequence, kv head), split across the team by work (positions attended): team thread
+  // j takes units [unit_start[j], unit_start[j + 1]).
+  const auto units = static_cast<int64_t>(groups.size()) * KV;
+  std::vector<int64_t> unit_start(static_cast<size_t>(threads) + 1, units);
+  unit_start[0] = 0;
+  double total_work = 0, acc_work = 0;
+  for (double g : group_work) total_work += g * static_cast<double>(KV);
+  for (int64_t u = 0, j = 1; u < units && j < threads; ++u) {
+    while (j < threads && acc_work >= total_work * static_cast<double>(j) / threads) unit_start[static_cast<size_t>(j++)] = u;
+    acc_work += group_work[static_cast<size_t>(u / KV)];
+  }
+
+  const int64_t widest = std::max({D, F, H * hd});
   grow(x, N * D);
-  grow(h, N * D);
+  grow(h, std::max(N, S) * D);
   grow(qkv, N * QKV);
   grow(att, N * H * hd);
   grow(gu, N * 2 * F);
   grow(act, N * F);
+  grow(xb, std::max(N, S) * (widest + 1));
+  grow(logits, S * V);
+  own_in.resize(static_cast<size_t>(threads));
+  own_xb.resize(static_cast<size_t>(threads));
+  own_scratch.resize(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    grow(own_in[static_cast<size_t>(t)], std::max(N, S) * widest);
+    grow(own_xb[static_cast<size_t>(t)], std::max(N, S) * (widest + 1));
+    grow(own_scratch[static_cast<size_t>(t)], G * (cap_store + kern::kKeyBlock));
+  }
   for (int64_t r = 0; r < N; ++r) std::copy_n(w->embed.data() + rows[r].token * D, D, x.data() + r * D);
 
   const float qscale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t half = hd / 2;
-  double attn_work = 0;
-  for (const auto& r : rows) attn_work += static_cast<double>(r.pos + 1) * static_cast<double>(H * hd);
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    const auto& L = w->layers[static_cast<size_t>(l)];
-    const auto eps = static_cast<float>(c.rms_norm_eps);
-    for_rows(N, D, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) kern::rmsnorm(x.data() + r * D, L.input_norm.data(), D, eps, h.data() + r * D);
-    });
-    mm(L.qkv, h.data(), D, N, qkv.data(), QKV, false);
-    // RoPE (q carries the 1/sqrt(hd) attention scale), then keys and values into the cache: all rows
-    // first, since a prompt's rows attend to each other.
-    for_rows(N, QKV, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const auto& row = rows[r];
-      float* q = qkv.data() + r * QKV;
-      const float* cs = w->rope_cos.data() + row.pos * half;
-      const float* sn = w->rope_sin.data() + row.pos * half;
-      kern::rope(q, H, hd, cs, sn, qscale);
-      kern::rope(q + H * hd, KV, hd, cs, sn, 1.0f);
-      const int64_t slot = live[row.seq_index]->slot;
-      for (int64_t k = 0; k < KV; ++k) {
-        kern::store_key(q + (H + k) * hd, hd, kv_at(slot, l, 0, k), row.pos, kv_bf16);
-        kern::store_value(q + (H + KV + k) * hd, hd, kv_at(slot, l, 1, k), row.pos, kv_bf16);
+  const auto eps = static_cast<float>(c.rms_norm_eps);
+
+  // The input rows of a product, from row_fn(r, out): with few elements every thread computes all rows
+  // for itself (no barrier), else the rows are split into `shared` and the team waits for them.
+  auto product_input = [&](const Team& t, int64_t n, int64_t width, float* shared, auto&& row_fn) -> const float* {
+    if (t.size == 1 || static_cast<double>(n * width) <= kSplitElements) {
+      float* mine = own_in[static_cast<size_t>(t.id)].data();
+      for (int64_t r = 0; r < n; ++r) row_fn(r, mine + r * width);
+      return mine;
+    }
+    const auto [r0, r1] = t.part(n);
+    for (int64_t r = r0; r < r1; ++r) row_fn(r, shared + r * width);
+    t.sync();
+    return shared;
+  };
+  // y (+)= x W^T for n rows, the panels split across the team; bf16 weights take x rounded to bf16
+  // (by every thread for itself when small, else split).
+  auto product = [&](const Team& t, const kern::PackedMatrix& m, const float* in, int64_t ldx, int64_t n, float* y,
+                     int64_t ldy, bool acc) {
+    const auto t0 = Clock::now();
+    const uint16_t* xbp = nullptr;
+    if (m.type == kern::WType::bf16) {
+      if (t.size == 1 || static_cast<double>(n * m.in) <= kSplitElements) {
+        uint16_t* mine = own_xb[static_cast<size_t>(t.id)].data();
+        kern::to_bf16_rows(in, ldx, n, m.in, m.in_padded, mine);
+        xbp = mine;
+      } else {
+        const auto [r0, r1] = t.part(n);
+        kern::to_bf16_rows(in + r0 * ldx, ldx, r1 - r0, m.in, m.in_padded, xb.data() + r0 * m.in_padded);
+        t.sync();
+        xbp = xb.data();
       }
     }
-    });
-    auto attend_rows = [&](int64_t r0, int64_t r1) {
-      std::vector<float> scratch;
-      for (int64_t r = r0; r < r1; ++r) {
-        const auto& row = rows[r];
-        const auto& sq = *live[row.seq_index];
-        const int64_t slot = sq.slot, len = row.pos + 1;
-        const int64_t owner = sq.prefix_slot >= 0 ? sq.prefix_slot : slot;
-        const int64_t need = G * (len + kern::kKeyBlock);
-        if (scratch.size() < static_cast<size_t>(need)) scratch.resize(static_cast<size_t>(need));
-        for (int64_t k = 0; k < KV; ++k)
+    const auto [p0, p1] = t.part(m.panels);
+    if (p0 < p1) kern::matmul(m, in, ldx, xbp, n, y, ldy, acc, p0, p1);
+    t.sync();
+    if (t.id == 0) t_matmul += seconds_since(t0);
+  };
+  // Units (sequence, kv head): RoPE of the head's queries (they carry the 1/sqrt(hd) attention scale) and
+  // key, the key and value into the cache, then attention for the sequence's rows. A unit touches only its
+  // own kv head of its own sequence, so units need no barrier between them.
+  auto attention = [&](const Team& t, int64_t l) {
+    const auto t0 = Clock::now();
+    float* scratch = own_scratch[static_cast<size_t>(t.id)].data();
+    // Shares planned for `threads`; a smaller team (OpenMP may give fewer threads) takes several each.
+    for (int j = t.id; j < threads; j += t.size) {
+      for (int64_t u = unit_start[static_cast<size_t>(j)]; u < unit_start[static_cast<size_t>(j) + 1]; ++u) {
+        const int64_t k = u % KV;
+        const auto [g0, g1] = groups[static_cast<size_t>(u / KV)];
+        const auto& sq = *live[rows[g0].seq_index];
+        const int64_t slot = sq.slot, owner = sq.prefix_slot >= 0 ? sq.prefix_slot : slot;
+        for (int64_t r = g0; r < g1; ++r) {
+          float* q = qkv.data() + r * QKV;
+          const float* cs = w->rope_cos.data() + rows[r].pos * half;
+          const float* sn = w->rope_sin.data() + rows[r].pos * half;
+          kern::rope(q + k * G * hd, G, hd, cs, sn, qscale);
+          kern::rope(q + (H + k) * hd, 1, hd, cs, sn, 1.0f);
+          kern::store_key(q + (H + k) * hd, hd, kv_at(slot, l, 0, k), rows[r].pos, kv_bf16);
+          kern::store_value(q + (H + KV + k) * hd, hd, kv_at(slot, l, 1, k), rows[r].pos, kv_bf16);
+        }
+        for (int64_t r = g0; r < g1; ++r)
           kern::attend(qkv.data() + r * QKV + k * G * hd, G, hd, kv_at(owner, l, 0, k), kv_at(owner, l, 1, k),
-                       sq.prefix_blocks, kv_at(slot, l, 0, k), kv_at(slot, l, 1, k), kv_bf16,
-                       len, scratch.data(), att.data() + r * H * hd + k * G * hd);
+                       sq.prefix_blocks, kv_at(slot, l, 0, k), kv_at(slot, l, 1, k), kv_bf16, rows[r].pos + 1, scratch,
+                       att.data() + r * H * hd + k * G * hd);
       }
-    };
-    const auto ta = Clock::now();
-    if (attn_work < kParallelAttention || at::get_num_threads() < 2)
-      attend_rows(0, N);
-    else
-      at::parallel_for(0, N, 1, attend_rows);
-    t_attention += seconds_since(ta);
-    mm(L.o, att.data(), H * hd, N, x.data(), D, true);  // residual added in the product's epilogue
-    for_rows(N, D, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) kern::rmsnorm(x.data() + r * D, L.post_norm.data(), D, eps, h.data() + r * D);
+    }
+    t.sync();
+    if (t.id == 0) t_attention += seconds_since(t0);
+  };
+
+  run_team(threads, [&](const Team& t) {
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+      const auto& L = w->layers[static_cast<size_t>(l)];
+      const float* in = product_input(t, N, D, h.data(), [&](int64_t r, float* out) {
+        kern::rmsnorm(x.data() + r * D, L.input_norm.data(), D, eps, out);
+      });
+      product(t, L.qkv, in, D, N, qkv.data(), QKV, false);
+      attention(t, l);
+      product(t, L.o, att.data(), H * hd, N, x.data(), D, true);  // residual added in the product's store
+      in = product_input(t, N, D, h.data(), [&](int64_t r, float* out) {
+        kern::rmsnorm(x.data() + r * D, L.post_norm.data(), D, eps, out);
+      });
+      product(t, L.gate_up, in, D, N, gu.data(), 2 * F, false);
+      in = product_input(t, N, F, act.data(), [&](int64_t r, float* out) {
+        kern::silu_mul(gu.data() + r * 2 * F, gu.data() + r * 2 * F + F, F, out);
+      });
+      product(t, L.down, in, F, N, x.data(), D, true);
+    }
+    // Logits only for each sequence's last row (followers sample from their leader's).
+    const float* in = product_input(t, S, D, h.data(), [&](int64_t i, float* out) {
+      kern::rmsnorm(x.data() + logit_row[static_cast<size_t>(i)] * D, w->final_norm.data(), D, eps, out);
     });
-    mm(L.gate_up, h.data(), D, N, gu.data(), 2 * F, false);
-    for_rows(N, 4.0 * F, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) kern::silu_mul(gu.data() + r * 2 * F, gu.data() + r * 2 * F + F, F, act.data() + r * F);
-    });
-    mm(L.down, act.data(), F, N, x.data(), D, true);
-  }
+    product(t, w->lm_head, in, D, S, logits.data(), V, false);
+  });
+
   // Followers read the leader's whole key blocks in place and copy the partial last block (their own
   // tokens will fill it).
   for (auto [f, lead] : followers) {
-    logit_row[f] = logit_row[lead];
     auto& fs = *live[f];
     const int64_t from = live[lead]->slot, to = fs.slot, L = static_cast<int64_t>(fs.prompt.size());
     fs.prefix_slot = from;
@@ -448,14 +543,6 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
         std::memcpy(kv_at(to, l, 1, k) + p0 * hd * kv_elem, kv_at(from, l, 1, k) + p0 * hd * kv_elem, value_bytes);
       }
   }
-  // Logits only for each sequence's last row. There can be more sequences than rows (many rollouts of a
-  // short prompt share one prefill).
-  const auto S = static_cast<int64_t>(running.size());
-  grow(h, S * D);
-  for (int64_t i = 0; i < S; ++i)
-    kern::rmsnorm(x.data() + logit_row[i] * D, w->final_norm.data(), D, static_cast<float>(c.rms_norm_eps), h.data() + i * D);
-  grow(logits, S * V);
-  mm(w->lm_head, h.data(), D, S, logits.data(), V, false);
 
   const auto ts = Clock::now();
   for_rows(S, V, [&](int64_t i0, int64_t i1) {
