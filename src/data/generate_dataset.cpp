@@ -84,7 +84,8 @@ std::vector<PreferenceRecord> make_pairs(const SupportWorld& world, AnnotatorPan
       for (int attempt = 0; attempt < 30 && !ok; ++attempt) {
         x = rng.chance(0.5) ? ideal : world.candidate(p, world.sample_variation(p, rng));
         y = world.candidate(p, world.sample_variation(p, rng));
-        auto key = std::minmax(x.variation.label(), y.variation.label());
+        // A pair of strings, not std::minmax's pair of references to the two temporaries.
+        const std::pair<std::string, std::string> key = std::minmax(x.variation.label(), y.variation.label());
         ok = x.text != y.text && !used.count(key);
         if (ok) used.insert(key);
       }

@@ -114,7 +114,7 @@ json interval_json(const Interval& iv) { return {{"estimate", iv.estimate}, {"ci
 
 std::string prompt_id(const train::RlPrompt& p, size_t i) {
   if (!p.id.empty()) return p.id;
-  char buf[16];
+  char buf[24];  // "e" + up to 20 digits of a size_t
   std::snprintf(buf, sizeof buf, "e%04zu", i + 1);
   return buf;
 }
