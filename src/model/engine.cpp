@@ -159,7 +159,7 @@ struct DecodeEngine::Impl {
   size_t kv_elem;
   // [slot][layer][k|v][kv head][capacity][hd], left uninitialised: only written positions are ever read
   // (the unused lanes of a partial key block are masked out of the softmax).
-  std::unique_ptr<uint8_t[]> kv;
+  kern::AlignedBytes kv;
   std::vector<int64_t> free_slots;
   std::vector<int> slot_refs;  // sequences reading a slot: its own, plus those sharing its prompt
   std::map<int64_t, Seq> seqs;
@@ -207,7 +207,7 @@ struct DecodeEngine::Impl {
     kv_bf16 = w->precision == EnginePrecision::bf16;
     kv_elem = kv_bf16 ? 2 : 4;
     cap_store = (cap + kern::kKeyBlock - 1) / kern::kKeyBlock * kern::kKeyBlock;
-    kv = std::make_unique_for_overwrite<uint8_t[]>(
+    kv = kern::alloc_bytes(
         static_cast<size_t>(n * c.num_hidden_layers * 2 * c.num_key_value_heads * cap_store * c.head_dim()) * kv_elem);
     for (int64_t s = n - 1; s >= 0; --s) free_slots.push_back(s);
     slot_refs.assign(static_cast<size_t>(n), 0);

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace srl::model::kern {
 
 namespace {
@@ -44,7 +46,18 @@ constexpr double kMaxEscaped = 0.125;
 
 }  // namespace
 
-void AlignedFree::operator()(void* p) const { ::operator delete[](p, std::align_val_t(64)); }
+void AlignedFree::operator()(void* p) const { std::free(p); }
+
+AlignedBytes alloc_bytes(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  void* p = nullptr;
+  if (posix_memalign(&p, align, std::max<size_t>(bytes, 1)) != 0) throw std::bad_alloc();
+  // Whole 2 MB pages only (a tail in small pages wastes nothing), before the first touch, so they are
+  // faulted in 2 MB at a time.
+  if (align == kHuge) madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);
+  return AlignedBytes(static_cast<uint8_t*>(p));
+}
 
 PackedMatrix pack(const float* w, int64_t out, int64_t in, WType type) {
   PackedMatrix m;
@@ -54,7 +67,7 @@ PackedMatrix pack(const float* w, int64_t out, int64_t in, WType type) {
   m.in_padded = type == WType::bf16 ? (in + 1) / 2 * 2 : in;
   m.panels = (out + kPanel - 1) / kPanel;
   const size_t bytes = static_cast<size_t>(m.panels * m.panel_bytes());
-  m.data.reset(static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t(64))));
+  m.data = alloc_bytes(bytes);
   std::memset(m.data.get(), 0, bytes);
   for (int64_t p = 0; p < m.panels; ++p) {
     uint8_t* panel = m.data.get() + p * m.panel_bytes();
@@ -85,8 +98,8 @@ std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_es
   auto c = std::make_unique<CompactMatrix>();
   c->rows = m.panels * pairs;
   const auto rows = static_cast<size_t>(c->rows);
-  c->low.reset(static_cast<uint8_t*>(::operator new[](rows * 128, std::align_val_t(64))));
-  c->codes.reset(static_cast<uint8_t*>(::operator new[](rows * 64, std::align_val_t(64))));
+  c->low = alloc_bytes(rows * 128);
+  c->codes = alloc_bytes(rows * 64);
   c->tables.assign(static_cast<size_t>(m.panels) * 16, 0);
   c->escapes.assign(static_cast<size_t>(m.panels * words), 0);
   c->raw_start.assign(static_cast<size_t>(m.panels), 0);
