@@ -221,7 +221,7 @@ struct DecodeEngine::Impl {
     return kv.get() + static_cast<size_t>(idx) * kv_elem;
   }
 
-  // y (+)= x W^T for n rows, across threads when the product is big enough.
+  // A sequence stops reading a slot; the slot is free once nobody reads it.
   void release(int64_t slot) {
     if (slot >= 0 && --slot_refs[static_cast<size_t>(slot)] == 0) free_slots.push_back(slot);
   }
