@@ -42,6 +42,33 @@ std::vector<std::vector<int64_t>> random_prompts(const std::vector<int64_t>& len
   return out;
 }
 
+// One prompt decoded alone in an engine of its own (one slot), with the random stream it had in a batch.
+Generation decode_alone(const std::shared_ptr<const EngineWeights>& w, const std::vector<int64_t>& prompt,
+                        const SamplingParams& p, uint64_t stream, int64_t capacity = 64) {
+  DecodeEngine e(w, 1, capacity);
+  const auto id = e.submit(prompt, p, stream);
+  while (e.busy()) e.step();
+  return e.take(id);
+}
+
+// Decodes `rows` in one batch and every `stride`-th of them alone, in fp32 and in bf16: each must get the
+// tokens and log-probs it gets alone. Returns the batched generations of each precision.
+std::vector<std::vector<Generation>> decode_batched_and_alone(Llama& m, const std::vector<std::vector<int64_t>>& rows,
+                                                              const SamplingParams& p, size_t stride = 1,
+                                                              int64_t capacity = 64) {
+  std::vector<std::vector<Generation>> out;
+  for (auto precision : {EnginePrecision::f32, EnginePrecision::bf16}) {
+    out.push_back(generate_with_engine(m, rows, p, precision));
+    const auto w = engine_weights(m, precision);
+    for (size_t i = 0; i < rows.size(); i += stride) {
+      const auto g = decode_alone(w, rows[i], p, i, capacity);
+      EXPECT_EQ(g.tokens, out.back()[i].tokens) << "row " << i;
+      EXPECT_EQ(g.logprobs, out.back()[i].logprobs) << "row " << i;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_P(EngineTest, MatmulMatchesTorchAndIgnoresBatchMates) {
@@ -138,12 +165,7 @@ TEST_P(EngineTest, SequenceInContinuousBatchGetsItsAloneTokens) {
   }
   auto w = engine_weights(m, EnginePrecision::f32);
   std::vector<Generation> alone;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    DecodeEngine e(w, 1, 64);
-    auto id = e.submit(prompts[i], params[i], i);
-    while (e.busy()) e.step();
-    alone.push_back(e.take(id));
-  }
+  for (size_t i = 0; i < prompts.size(); ++i) alone.push_back(decode_alone(w, prompts[i], params[i], i));
   // Two slots: sequences queue, join as others leave, and join mid-way through others' decoding.
   DecodeEngine e(w, 2, 64);
   std::map<int64_t, size_t> which;
@@ -174,43 +196,22 @@ TEST_P(EngineTest, RolloutsOfOnePromptSharePrefillWithoutChangingTokens) {
   p.temperature = 1.0;
   p.seed = 77;
   p.max_new_tokens = 12;
-  for (auto precision : {EnginePrecision::f32, EnginePrecision::bf16}) {
-    auto batched = generate_with_engine(m, rows, p, precision);
-    auto w = engine_weights(m, precision);
-    for (size_t i = 0; i < rows.size(); ++i) {
-      DecodeEngine e(w, 1, 64);
-      auto id = e.submit(rows[i], p, i);  // the same stream as in the batch
-      while (e.busy()) e.step();
-      const auto g = e.take(id);
-      EXPECT_EQ(g.tokens, batched[i].tokens) << "row " << i;
-      EXPECT_EQ(g.logprobs, batched[i].logprobs) << "row " << i;
-    }
+  for (const auto& batched : decode_batched_and_alone(m, rows, p))
     EXPECT_NE(batched[0].tokens, batched[1].tokens);  // same prompt, own random streams
-  }
 }
 
 // More rollouts than prompt tokens: the shared prefill step has fewer rows than sequences to sample
-// (`generate --n 16` of a short message). Each rollout still gets its alone tokens.
+// (`generate --n 16` of a short message). 130 of them, so the final norm's rows (130 x 128) are split
+// across the thread team through the shared buffer. Each rollout still gets its alone tokens.
 TEST_P(EngineTest, ManyRolloutsOfAShortPrompt) {
   Llama m = make_model("tiny", 4);
   const auto prompt = random_prompts({3}, m->config().vocab_size, 6)[0];
-  const std::vector<std::vector<int64_t>> rows(24, prompt);
+  const std::vector<std::vector<int64_t>> rows(130, prompt);
   SamplingParams p;
   p.temperature = 1.0;
   p.seed = 5;
   p.max_new_tokens = 6;
-  for (auto precision : {EnginePrecision::f32, EnginePrecision::bf16}) {
-    auto batched = generate_with_engine(m, rows, p, precision);
-    auto w = engine_weights(m, precision);
-    for (size_t i = 0; i < rows.size(); i += 7) {
-      DecodeEngine e(w, 1, 16);
-      auto id = e.submit(rows[i], p, i);
-      while (e.busy()) e.step();
-      const auto g = e.take(id);
-      EXPECT_EQ(g.tokens, batched[i].tokens) << "row " << i;
-      EXPECT_EQ(g.logprobs, batched[i].logprobs) << "row " << i;
-    }
-  }
+  decode_batched_and_alone(m, rows, p, 43, 16);
 }
 
 TEST_P(EngineTest, StopTokensLengthAndContextEndSequences) {
