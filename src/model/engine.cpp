@@ -90,6 +90,7 @@ struct EngineWeights {
   std::vector<float> final_norm;
   kern::PackedMatrix lm_head;
   std::vector<float> rope_cos, rope_sin;  // (max_pos, hd/2)
+  double macs_per_row = 0;                // of all products, per row of a step
 };
 
 std::shared_ptr<const EngineWeights> engine_weights(Llama& model, EnginePrecision precision) {
@@ -120,6 +121,9 @@ std::shared_ptr<const EngineWeights> engine_weights(Llama& model, EnginePrecisio
   }
   w->final_norm = to_floats(model->final_norm_weight());
   w->lm_head = pack_tensor(model->output_weight(), precision);
+  w->macs_per_row = static_cast<double>(w->lm_head.in * w->lm_head.out);
+  for (const auto& L : w->layers)
+    for (const auto* m : {&L.qkv, &L.o, &L.gate_up, &L.down}) w->macs_per_row += static_cast<double>(m->in * m->out);
   // RoPE angles as the libtorch model computes them: inv_freq_i = theta^(-2i/hd) in double.
   const int64_t hd = c.head_dim(), half = hd / 2;
   w->rope_cos.resize(static_cast<size_t>(c.max_position_embeddings * half));
@@ -392,10 +396,7 @@ std::vector<int64_t> DecodeEngine::Impl::step() {
     group_work.back() += static_cast<double>(rows[r].pos + 1);
   }
   // One team of threads runs the layers, or one thread when the step is too small to share.
-  double macs_per_row = static_cast<double>(w->lm_head.in * w->lm_head.out);
-  for (const auto* m : {&w->layers[0].qkv, &w->layers[0].o, &w->layers[0].gate_up, &w->layers[0].down})
-    macs_per_row += static_cast<double>(c.num_hidden_layers * m->in * m->out);
-  const int threads = static_cast<double>(N) * macs_per_row >= kTeamMacs ? std::max(1, at::get_num_threads()) : 1;
+  const int threads = static_cast<double>(N) * w->macs_per_row >= kTeamMacs ? std::max(1, at::get_num_threads()) : 1;
   // Attention units (sequence, kv head), split across the team by work (positions attended): team thread
   // j takes units [unit_start[j], unit_start[j + 1]).
   const auto units = static_cast<int64_t>(groups.size()) * KV;

@@ -143,6 +143,22 @@ void panel_f32(const float* wp, int64_t in, const float* const* xr, float* const
 }
 
 constexpr int kTileRows = 4;       // rows sharing each loaded weight vector
+
+// Calls f(Rows<r>{}) for a row count r in 1..kTileRows: the panel kernels are instantiated per count.
+template <int R>
+struct Rows {
+  static constexpr int value = R;
+};
+template <class F>
+inline void with_rows(int64_t r, F&& f) {
+  static_assert(kTileRows == 4, "with_rows dispatches 1 to 4 rows");
+  switch (r) {
+    case 4: f(Rows<4>{}); break;
+    case 3: f(Rows<3>{}); break;
+    case 2: f(Rows<2>{}); break;
+    default: f(Rows<1>{}); break;
+  }
+}
 constexpr int64_t kRowBlock = 64;  // rows kept hot in cache while the panels stream past
 // Inputs per pass over a panel: 128 bf16 pairs or 128 fp32 inputs = 32 KB of weights, which stay in L1
 // while every row tile of the block uses them. Later chunks add onto the stored partial sums; the chunk
@@ -178,12 +194,7 @@ void matmul(const MatView& w, const float* x, int64_t ldx, const uint16_t* xb, i
         const uint8_t* lc = low + c0 * 128;
         const uint8_t* cc = codes + c0 * 64;
         const uint64_t* esc = cv.escapes + p * words;
-        switch (n) {
-          case 4: panel_compact<4>(lc, cc, table, esc, c0, cn, raw, xr, yr, valid, acc); break;
-          case 3: panel_compact<3>(lc, cc, table, esc, c0, cn, raw, xr, yr, valid, acc); break;
-          case 2: panel_compact<2>(lc, cc, table, esc, c0, cn, raw, xr, yr, valid, acc); break;
-          default: panel_compact<1>(lc, cc, table, esc, c0, cn, raw, xr, yr, valid, acc); break;
-        }
+        with_rows(n, [&](auto r) { panel_compact<decltype(r)::value>(lc, cc, table, esc, c0, cn, raw, xr, yr, valid, acc); });
       }
     }
     return;
@@ -204,22 +215,12 @@ void matmul(const MatView& w, const float* x, int64_t ldx, const uint16_t* xb, i
             const uint32_t* xr[kTileRows];
             for (int t = 0; t < rows; ++t) xr[t] = reinterpret_cast<const uint32_t*>(xb + (r + t) * w.in_padded) + c0;
             const auto* wq = reinterpret_cast<const uint32_t*>(wp) + c0 * kPanel;
-            switch (rows) {
-              case 4: panel_bf16<4>(wq, cn, xr, yr, valid, acc); break;
-              case 3: panel_bf16<3>(wq, cn, xr, yr, valid, acc); break;
-              case 2: panel_bf16<2>(wq, cn, xr, yr, valid, acc); break;
-              default: panel_bf16<1>(wq, cn, xr, yr, valid, acc); break;
-            }
+            with_rows(rows, [&](auto t) { panel_bf16<decltype(t)::value>(wq, cn, xr, yr, valid, acc); });
           } else {
             const float* xr[kTileRows];
             for (int t = 0; t < rows; ++t) xr[t] = x + (r + t) * ldx + c0;
             const auto* wf = reinterpret_cast<const float*>(wp) + c0 * kPanel;
-            switch (rows) {
-              case 4: panel_f32<4>(wf, cn, xr, yr, valid, acc); break;
-              case 3: panel_f32<3>(wf, cn, xr, yr, valid, acc); break;
-              case 2: panel_f32<2>(wf, cn, xr, yr, valid, acc); break;
-              default: panel_f32<1>(wf, cn, xr, yr, valid, acc); break;
-            }
+            with_rows(rows, [&](auto t) { panel_f32<decltype(t)::value>(wf, cn, xr, yr, valid, acc); });
           }
         }
       }

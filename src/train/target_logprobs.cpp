@@ -21,25 +21,25 @@ const float* row_f32(const torch::Tensor& x, int64_t r, std::vector<float>& buf)
 
 // log p(target) per row; the per-row normaliser (max + log-sum-exp) into `norm`.
 torch::Tensor forward_rows(const torch::Tensor& x, const torch::Tensor& t, torch::Tensor& norm) {
-    const int64_t N = x.size(0), V = x.size(1);
-    auto out = torch::empty({N}, torch::kFloat);
-    norm = torch::empty({N}, torch::kFloat);  // max + log-sum-exp per row: log p = x - norm
-    const int64_t* tp = t.data_ptr<int64_t>();
-    float* op = out.data_ptr<float>();
-    float* np = norm.data_ptr<float>();
-    for (int64_t r = 0; r < N; ++r)
-      if (tp[r] < 0 || tp[r] >= V) fail_internal("target_logprobs", "target id outside the vocabulary");
-    at::parallel_for(0, N, 8, [&](int64_t r0, int64_t r1) {
-      std::vector<float> buf;
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* row = row_f32(x, r, buf);
-        float mx, lse;
-        model::kern::log_softmax_stats(row, V, 1.0f, &mx, &lse);
-        np[r] = mx + lse;
-        op[r] = row[tp[r]] - np[r];
-      }
-    });
-    return out;
+  const int64_t N = x.size(0), V = x.size(1);
+  auto out = torch::empty({N}, torch::kFloat);
+  norm = torch::empty({N}, torch::kFloat);  // max + log-sum-exp per row: log p = x - norm
+  const int64_t* tp = t.data_ptr<int64_t>();
+  float* op = out.data_ptr<float>();
+  float* np = norm.data_ptr<float>();
+  for (int64_t r = 0; r < N; ++r)
+    if (tp[r] < 0 || tp[r] >= V) fail_internal("target_logprobs", "target id outside the vocabulary");
+  at::parallel_for(0, N, 8, [&](int64_t r0, int64_t r1) {
+    std::vector<float> buf;
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = row_f32(x, r, buf);
+      float mx, lse;
+      model::kern::log_softmax_stats(row, V, 1.0f, &mx, &lse);
+      np[r] = mx + lse;
+      op[r] = row[tp[r]] - np[r];
+    }
+  });
+  return out;
 }
 
 struct TargetLogprobs : public torch::autograd::Function<TargetLogprobs> {
