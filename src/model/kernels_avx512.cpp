@@ -82,6 +82,13 @@ void panel_bf16(const uint32_t* wp, int64_t npairs, const uint32_t* const* xr, f
 // The same over a compact panel (kernels_raw.hpp): each pair row's four weight vectors are decoded from
 // 128 low bytes and 64 code bytes (two nibble halves, a table shuffle for the high bytes, a byte unpack),
 // or read from the escape list. The dot products and their order are panel_bf16's.
+//
+// Rows 1 to 4 leave the weights as the only large stream, so memory decides the speed. The hardware
+// prefetchers run only a few lines ahead and stop at 4 KB page edges; asking for the rows kPrefetchPairs
+// ahead (36 KB: 9 pages) keeps more lines in flight. Measured on the base preset at batch 1: +7-9% tokens/s
+// in interleaved runs, the same for the NTA, T0 and T2 hints and for 128-256 pairs ahead; 512 ahead loses it.
+// Prefetches past the matrix's end are harmless (they never fault).
+constexpr int64_t kPrefetchPairs = 192;
 template <int R>
 void panel_compact(const uint8_t* low, const uint8_t* codes, __m512i table, const uint64_t* escapes, int64_t ip0,
                    int64_t npairs, const uint32_t*& raw, const uint32_t* const* xr, float* const* yr, int64_t valid,
@@ -97,6 +104,9 @@ void panel_compact(const uint8_t* low, const uint8_t* codes, __m512i table, cons
       for (int j = 0; j < 4; ++j) w[j] = _mm512_loadu_si512(raw + 16 * j);
       raw += kPanel;
     } else {
+      _mm_prefetch(reinterpret_cast<const char*>(codes + (i + kPrefetchPairs) * 64), _MM_HINT_NTA);
+      _mm_prefetch(reinterpret_cast<const char*>(low + (i + kPrefetchPairs) * 128), _MM_HINT_NTA);
+      _mm_prefetch(reinterpret_cast<const char*>(low + (i + kPrefetchPairs) * 128 + 64), _MM_HINT_NTA);
       const __m512i code = _mm512_load_si512(codes + i * 64);
       const __m512i lo0 = _mm512_load_si512(low + i * 128), lo1 = _mm512_load_si512(low + i * 128 + 64);
       const __m512i hi0 = _mm512_shuffle_epi8(table, _mm512_and_si512(code, nibble));
