@@ -121,6 +121,11 @@ std::shared_ptr<const EngineWeights> engine_weights(Llama& model, EnginePrecisio
   }
   w->final_norm = to_floats(model->final_norm_weight());
   w->lm_head = pack_tensor(model->output_weight(), precision);
+  std::vector<kern::PackedMatrix*> all;
+  for (auto& L : w->layers)
+    for (auto* m : {&L.qkv, &L.o, &L.gate_up, &L.down}) all.push_back(m);
+  all.push_back(&w->lm_head);
+  kern::pool_compact(all);
   w->macs_per_row = static_cast<double>(w->lm_head.in * w->lm_head.out);
   for (const auto& L : w->layers)
     for (const auto* m : {&L.qkv, &L.o, &L.gate_up, &L.down}) w->macs_per_row += static_cast<double>(m->in * m->out);

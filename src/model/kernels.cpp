@@ -98,8 +98,9 @@ std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_es
   auto c = std::make_unique<CompactMatrix>();
   c->rows = m.panels * pairs;
   const auto rows = static_cast<size_t>(c->rows);
-  c->low = alloc_bytes(rows * 128);
-  c->codes = alloc_bytes(rows * 64);
+  c->storage = std::shared_ptr<uint8_t>(alloc_bytes(rows * (128 + 64)).release(), AlignedFree{});
+  c->low = c->storage.get();
+  c->codes = c->low + rows * 128;
   c->tables.assign(static_cast<size_t>(m.panels) * 16, 0);
   c->escapes.assign(static_cast<size_t>(m.panels * words), 0);
   c->raw_start.assign(static_cast<size_t>(m.panels), 0);
@@ -125,8 +126,8 @@ std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_es
     for (int64_t ip = 0; ip < pairs; ++ip) {
       const uint16_t* v = panel + ip * 2 * kPanel;
       const size_t row = static_cast<size_t>(p * pairs + ip);
-      uint8_t* low = c->low.get() + row * 128;
-      uint8_t* codes = c->codes.get() + row * 64;
+      uint8_t* low = c->low + row * 128;
+      uint8_t* codes = c->codes + row * 64;
       bool escaped = false;
       for (int64_t g = 0; g < 2; ++g)
         for (int64_t q = 0; q < 64; ++q) {
@@ -147,8 +148,31 @@ std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_es
     }
   }
   if (static_cast<double>(c->escaped_rows) > max_escaped * static_cast<double>(c->rows)) return nullptr;
-  c->view = {c->low.get(), c->codes.get(), c->tables.data(), c->escapes.data(), c->raw.data(), c->raw_start.data()};
+  c->view = {c->low, c->codes, c->tables.data(), c->escapes.data(), c->raw.data(), c->raw_start.data()};
   return c;
+}
+
+void pool_compact(const std::vector<PackedMatrix*>& ms) {
+  auto part = [](const CompactMatrix& c) { return static_cast<size_t>(c.rows) * (128 + 64); };  // a multiple of 64
+  size_t total = 0;
+  for (const auto* m : ms)
+    if (m->compact) total += part(*m->compact);
+  if (total == 0) return;
+  std::shared_ptr<uint8_t> pool(alloc_bytes(total).release(), AlignedFree{});
+  uint8_t* at = pool.get();
+  for (auto* m : ms) {
+    if (!m->compact) continue;
+    CompactMatrix& c = *m->compact;
+    const auto rows = static_cast<size_t>(c.rows);
+    std::memcpy(at, c.low, rows * 128);
+    std::memcpy(at + rows * 128, c.codes, rows * 64);
+    c.storage = pool;
+    c.low = at;
+    c.codes = at + rows * 128;
+    c.view.low = c.low;
+    c.view.codes = c.codes;
+    at += part(c);
+  }
 }
 
 // ---- portable implementations ------------------------------------------------------------------------

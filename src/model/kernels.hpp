@@ -34,7 +34,9 @@ AlignedBytes alloc_bytes(size_t bytes);
 
 // Storage of a CompactView (kernels_raw.hpp).
 struct CompactMatrix {
-  AlignedBytes low, codes;
+  std::shared_ptr<uint8_t> storage;  // holds low and codes; pool_compact makes one shared by many matrices
+  uint8_t* low = nullptr;            // rows * 128 bytes
+  uint8_t* codes = nullptr;          // rows * 64 bytes
   std::vector<uint8_t> tables;
   std::vector<uint64_t> escapes;
   std::vector<uint32_t> raw;
@@ -65,6 +67,12 @@ PackedMatrix pack(const float* w, int64_t out, int64_t in, WType type);
 // Builds the compact form of a packed bf16 matrix (null when more than `max_escaped` of its pair rows would
 // be stored raw). Exposed for the tests.
 std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_escaped);
+
+// Moves the compact forms of `ms` (those that have one) into one allocation. Most matrices are smaller
+// than a 2 MB page, so on their own they sit on 4 KB pages (alloc_bytes); together they fill huge pages,
+// and the few-row products, which stream all of them every token, miss the TLB 512 times less often.
+// Measured on the base preset at batch 1: +2-4% tokens/s.
+void pool_compact(const std::vector<PackedMatrix*>& ms);
 
 // y[r, o] (+)= sum_i x[r, i] * W[o, i] for rows r < n and output panels [p0, p1). x has row stride ldx, y
 // row stride ldy. With bf16 weights x must be given as bf16 (`xb`, row stride in_padded, see to_bf16_rows):
