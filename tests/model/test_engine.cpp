@@ -355,4 +355,44 @@ TEST(CompactWeights, DecodesToThePackedWordsAndGivesTheRawProducts) {
   EXPECT_EQ(wp.compact, nullptr);
 }
 
+// pool_compact moves several matrices' compact forms into one allocation: each keeps its bytes (the
+// products are unchanged) and they all hold the same storage; a matrix without a compact form is skipped.
+TEST(CompactWeights, PoolKeepsEveryMatrixsProducts) {
+  if (kern::implementation() == "portable") GTEST_SKIP() << "no AVX-512: no compact forms are built";
+  torch::manual_seed(6);
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{100, 71}, {64, 32}, {130, 200}};
+  std::vector<torch::Tensor> ws;
+  std::vector<kern::PackedMatrix> ms;
+  for (auto [out, in] : shapes) {
+    ws.push_back(torch::randn({out, in}) * 0.02);
+    ms.push_back(kern::pack(ws.back().data_ptr<float>(), out, in, kern::WType::bf16));
+    ASSERT_NE(ms.back().compact, nullptr);
+  }
+  auto f32 = kern::pack(ws[0].data_ptr<float>(), shapes[0].first, shapes[0].second, kern::WType::f32);
+  auto products = [&] {
+    std::vector<torch::Tensor> ys;
+    for (auto& m : ms) {
+      auto X = torch::randn({3, m.in}, torch::TensorOptions().dtype(torch::kFloat));
+      std::vector<uint16_t> xb(static_cast<size_t>(3 * m.in_padded));
+      kern::to_bf16_rows(X.data_ptr<float>(), m.in, 3, m.in, m.in_padded, xb.data());
+      auto y = torch::zeros({3, m.out});
+      kern::matmul(m, X.data_ptr<float>(), m.in, xb.data(), 3, y.data_ptr<float>(), m.out, false, 0, m.panels);
+      ys.push_back(y);
+    }
+    return ys;
+  };
+  torch::manual_seed(7);
+  const auto before = products();
+  std::vector<kern::PackedMatrix*> ptrs = {&ms[0], &f32, &ms[1], &ms[2]};
+  kern::pool_compact(ptrs);
+  EXPECT_EQ(f32.compact, nullptr);
+  for (auto& m : ms) {
+    EXPECT_EQ(m.compact->storage, ms[0].compact->storage);
+    EXPECT_EQ(m.compact->view.low, m.compact->low);
+  }
+  torch::manual_seed(7);
+  const auto after = products();
+  for (size_t i = 0; i < ms.size(); ++i) EXPECT_TRUE(torch::equal(before[i], after[i])) << "matrix " << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, EngineTest, ::testing::Values(false, true), impl_name);
