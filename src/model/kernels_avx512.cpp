@@ -66,7 +66,8 @@ void panel_bf16(const uint32_t* wp, int64_t npairs, const uint32_t* const* xr, f
   for (int64_t ip = 0; ip < npairs; ++ip) {
     const uint32_t* w = wp + ip * kPanel;
     if (prefetch)
-      for (int l = 0; l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchRawPairs * kPanel + 16 * l), _MM_HINT_NTA);
+      for (int l = 0; l < 4; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchRawPairs * kPanel + 16 * l), _MM_HINT_NTA);
     const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 16),
                    w2 = (__m512bh)_mm512_loadu_si512(w + 32), w3 = (__m512bh)_mm512_loadu_si512(w + 48);
     for (int r = 0; r < R; ++r) {

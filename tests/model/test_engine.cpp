@@ -372,7 +372,7 @@ TEST(CompactWeights, PoolKeepsEveryMatrixsProducts) {
   auto products = [&] {
     std::vector<torch::Tensor> ys;
     for (auto& m : ms) {
-      auto X = torch::randn({3, m.in}, torch::TensorOptions().dtype(torch::kFloat));
+      auto X = torch::randn({3, m.in});
       std::vector<uint16_t> xb(static_cast<size_t>(3 * m.in_padded));
       kern::to_bf16_rows(X.data_ptr<float>(), m.in, 3, m.in, m.in_padded, xb.data());
       auto y = torch::zeros({3, m.out});
