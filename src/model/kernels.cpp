@@ -88,8 +88,7 @@ PackedMatrix pack(const float* w, int64_t out, int64_t in, WType type) {
 }
 
 int64_t CompactMatrix::bytes() const {
-  return rows * (128 + 64) +
-         static_cast<int64_t>(tables.size() + escapes.size() * 8 + raw.size() * 4 + raw_start.size() * 8);
+  return static_cast<int64_t>(storage_bytes() + tables.size() + escapes.size() * 8 + raw.size() * 4 + raw_start.size() * 8);
 }
 
 std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_escaped) {
@@ -98,7 +97,7 @@ std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_es
   auto c = std::make_unique<CompactMatrix>();
   c->rows = m.panels * pairs;
   const auto rows = static_cast<size_t>(c->rows);
-  c->storage = std::shared_ptr<uint8_t>(alloc_bytes(rows * (128 + 64)).release(), AlignedFree{});
+  c->storage = std::shared_ptr<uint8_t>(alloc_bytes(c->storage_bytes()).release(), AlignedFree{});
   c->low = c->storage.get();
   c->codes = c->low + rows * 128;
   c->tables.assign(static_cast<size_t>(m.panels) * 16, 0);
@@ -153,10 +152,9 @@ std::unique_ptr<CompactMatrix> compact_form(const PackedMatrix& m, double max_es
 }
 
 void pool_compact(const std::vector<PackedMatrix*>& ms) {
-  auto part = [](const CompactMatrix& c) { return static_cast<size_t>(c.rows) * (128 + 64); };  // a multiple of 64
-  size_t total = 0;
+  size_t total = 0;  // each part a multiple of 64 bytes, so every part stays aligned
   for (const auto* m : ms)
-    if (m->compact) total += part(*m->compact);
+    if (m->compact) total += m->compact->storage_bytes();
   if (total == 0) return;
   std::shared_ptr<uint8_t> pool(alloc_bytes(total).release(), AlignedFree{});
   uint8_t* at = pool.get();
@@ -171,7 +169,7 @@ void pool_compact(const std::vector<PackedMatrix*>& ms) {
     c.codes = at + rows * 128;
     c.view.low = c.low;
     c.view.codes = c.codes;
-    at += part(c);
+    at += c.storage_bytes();
   }
 }
 

@@ -43,6 +43,7 @@ struct CompactMatrix {
   std::vector<int64_t> raw_start;
   int64_t escaped_rows = 0, rows = 0;  // pair rows stored raw, of all
   CompactView view{};
+  size_t storage_bytes() const { return static_cast<size_t>(rows) * (128 + 64); }  // low + codes
   int64_t bytes() const;
 };
 

@@ -46,6 +46,11 @@ inline void store_out(float* y, __m512 c, __mmask16 m, bool accumulate) {
   _mm512_mask_storeu_ps(y, m, c);
 }
 
+// Asks for `lines` cache lines from p on (non-temporal hint; T0 and T2 measured the same here).
+inline void prefetch_lines(const void* p, int lines) {
+  for (int l = 0; l < lines; ++l) _mm_prefetch(static_cast<const char*>(p) + 64 * l, _MM_HINT_NTA);
+}
+
 inline __mmask16 lane_mask(int64_t valid, int j) {
   const int64_t v = valid - j * kV;
   if (v >= kV) return 0xFFFF;
@@ -66,9 +71,7 @@ void panel_bf16(const uint32_t* wp, int64_t npairs, const uint32_t* const* xr, f
     for (int j = 0; j < 4; ++j) c[r][j] = _mm512_setzero_ps();
   for (int64_t ip = 0; ip < npairs; ++ip) {
     const uint32_t* w = wp + ip * kPanel;
-    if (prefetch)
-      for (int l = 0; l < 4; ++l)
-        _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchSteps * kPanel + 16 * l), _MM_HINT_NTA);
+    if (prefetch) prefetch_lines(w + kPrefetchSteps * kPanel, 4);  // one step: 64 outputs x 4 bytes
     const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 16),
                    w2 = (__m512bh)_mm512_loadu_si512(w + 32), w3 = (__m512bh)_mm512_loadu_si512(w + 48);
     for (int r = 0; r < R; ++r) {
@@ -111,9 +114,8 @@ void panel_compact(const uint8_t* low, const uint8_t* codes, __m512i table, cons
       for (int j = 0; j < 4; ++j) w[j] = _mm512_loadu_si512(raw + 16 * j);
       raw += kPanel;
     } else {
-      _mm_prefetch(reinterpret_cast<const char*>(codes + (i + kPrefetchPairs) * 64), _MM_HINT_NTA);
-      _mm_prefetch(reinterpret_cast<const char*>(low + (i + kPrefetchPairs) * 128), _MM_HINT_NTA);
-      _mm_prefetch(reinterpret_cast<const char*>(low + (i + kPrefetchPairs) * 128 + 64), _MM_HINT_NTA);
+      prefetch_lines(codes + (i + kPrefetchPairs) * 64, 1);
+      prefetch_lines(low + (i + kPrefetchPairs) * 128, 2);
       const __m512i code = _mm512_load_si512(codes + i * 64);
       const __m512i lo0 = _mm512_load_si512(low + i * 128), lo1 = _mm512_load_si512(low + i * 128 + 64);
       const __m512i hi0 = _mm512_shuffle_epi8(table, _mm512_and_si512(code, nibble));
@@ -144,9 +146,7 @@ void panel_f32(const float* wp, int64_t in, const float* const* xr, float* const
     for (int j = 0; j < 4; ++j) c[r][j] = _mm512_setzero_ps();
   for (int64_t i = 0; i < in; ++i) {
     const float* w = wp + i * kPanel;
-    if (prefetch)
-      for (int l = 0; l < 4; ++l)
-        _mm_prefetch(reinterpret_cast<const char*>(w + kPrefetchSteps * kPanel + 16 * l), _MM_HINT_NTA);
+    if (prefetch) prefetch_lines(w + kPrefetchSteps * kPanel, 4);  // one step: 64 outputs x 4 bytes
     const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16), w2 = _mm512_loadu_ps(w + 32),
                  w3 = _mm512_loadu_ps(w + 48);
     for (int r = 0; r < R; ++r) {
