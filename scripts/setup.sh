@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages supportrl builds and tests with, only those that are missing.
 # Runs as root on a fresh Debian 12 machine (apt-get update first); a no-op when all are present.
-# `setup.sh bench` also installs python3-torch, which only the PyTorch peer benchmark needs.
+# `setup.sh bench` and `setup.sh golden` also install python3-torch, which only the PyTorch peer benchmark
+# and regenerating tests/golden (make_golden.py) need; the tests read the committed golden files.
 set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
@@ -12,7 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-openmp
 )
-if [ "${1:-}" = "bench" ]; then PACKAGES+=(python3-torch); fi
+if [ "${1:-}" = "bench" ] || [ "${1:-}" = "golden" ]; then PACKAGES+=(python3-torch); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/strings.hpp"
 #include "data/anonymize.hpp"
 #include "data/split.hpp"
 
@@ -34,7 +35,6 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
-bool blank(const std::string& s) { return s.find_first_not_of(" \t\r") == std::string::npos; }
 
 // Parses one JSONL line as an object; errors name `path:line`.
 json parse_object(const std::string& line, const std::string& where) {
@@ -84,7 +84,7 @@ void run_anonymize(const std::string& in, const std::string& out, bool text_mode
   } else {
     auto lines = split_lines(input);
     for (size_t n = 0; n < lines.size(); ++n) {
-      if (blank(lines[n])) continue;
+      if (blank(lines[n], " \t\r")) continue;
       json j = parse_object(lines[n], in + ":" + std::to_string(n + 1));
       for (auto it = j.begin(); it != j.end(); ++it) {
         if (it.key() == "id" || it.key() == "winner" || it.key() == "tags") continue;
@@ -164,7 +164,7 @@ void run_split(const std::string& in, const std::string& out_dir, const std::str
   std::set<std::string> seen;
   int64_t duplicates = 0;
   for (size_t n = 0; n < lines.size(); ++n) {
-    if (blank(lines[n])) continue;
+    if (blank(lines[n], " \t\r")) continue;
     const std::string where = in + ":" + std::to_string(n + 1);
     json j = parse_object(lines[n], where);
     // Exact duplicates: the same JSON content, whatever the key order or spacing.

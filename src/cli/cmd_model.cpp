@@ -60,7 +60,7 @@ model::LoadedModel load_for_inference(const std::string& dir, const std::string&
                                       const std::string& device) {
   train::ComputeSection cs;
   cs.threads = threads;
-  cs.device = device;
+  cs.device = config::value_of(train::kDeviceNames, device).value_or(train::DeviceKind::Cpu);  // CLI checked it
   auto cmp = train::setup_compute(cs, "--device");
   auto lm = model::load_model(dir);
   lm.model->to(cmp.device);

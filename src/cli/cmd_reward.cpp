@@ -8,7 +8,9 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/jsonl.hpp"
 #include "data/preference.hpp"
+#include "text/conversation_json.hpp"
 #include "train/compute.hpp"
 #include "train/reward_model.hpp"
 #include "train/reward_model_train.hpp"
@@ -66,32 +68,11 @@ void register_train(CLI::App& app) {
   });
 }
 
-// The conversation of a score input line: `prompt` (a string) or `messages` (role/content objects ending
-// with a user turn), exactly one of them.
+// The conversation of a score input line: `prompt` or `messages` ending with a user turn (the one parser).
 std::vector<text::Message> conversation_of(const nlohmann::json& j, const std::string& where) {
-  const bool has_prompt = j.contains("prompt"), has_messages = j.contains("messages");
-  if (has_prompt == has_messages) fail(where, "expected exactly one of 'prompt' and 'messages'");
-  if (has_prompt) {
-    if (!j["prompt"].is_string() || j["prompt"].get<std::string>().empty())
-      fail(where, "'prompt' must be a non-empty string");
-    return {{"user", j["prompt"].get<std::string>()}};
-  }
-  const auto& ms = j["messages"];
-  if (!ms.is_array() || ms.empty()) fail(where, "'messages' must be a non-empty list");
-  std::vector<text::Message> out;
-  for (size_t i = 0; i < ms.size(); ++i) {
-    const auto& m = ms[i];
-    const std::string at = "messages[" + std::to_string(i) + "]";
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
-        !m["content"].is_string())
-      fail(where, at + " must be an object with string 'role' and 'content'");
-    const auto role = m["role"].get<std::string>();
-    if (role != "system" && role != "user" && role != "assistant")
-      fail(where, at + ": role '" + role + "' (expected system, user or assistant)");
-    out.push_back({role, m["content"].get<std::string>()});
-  }
-  if (out.back().role != "user") fail(where, "the last message must be the user's (the turn being answered)");
-  return out;
+  auto conv = text::parse_conversation_json(j);
+  if (!conv.ok()) fail(where, conv.problems.front().message);
+  return std::move(conv.messages);
 }
 
 std::string response_field(const nlohmann::json& j, const char* key, const std::string& where) {
@@ -118,19 +99,15 @@ void register_score(CLI::App& app) {
   c->callback([f] {
     if (f->batch < 1) fail("--batch", "must be at least 1");
     train::ComputeSection cs;
-    cs.dtype = "fp32";
+    cs.dtype = train::DtypePolicy::Fp32;
     cs.threads = f->threads;
     train::setup_compute(cs, "--threads");
     // Read and check every line before loading the model: a malformed line fails fast.
-    const std::string text = fs::read_file(f->input);
     std::vector<nlohmann::json> rows;
     std::vector<train::ScoreItem> singles;
     std::vector<train::ScorePair> pairs;
     std::vector<std::pair<bool, size_t>> slot;  // per row: (is pair, index into pairs/singles)
-    data::for_each_line(text, [&](int64_t line_no, std::string_view line) {
-      const std::string where = f->input + ":" + std::to_string(line_no);
-      nlohmann::json j;
-      if (auto issue = data::parse_json_line(line, &j)) fail(where, issue->reason + ": " + issue->message);
+    read_json_lines(f->input, [&](nlohmann::json j, const std::string& where) {
       auto conv = conversation_of(j, where);
       const bool single = j.contains("response");
       const bool pair = j.contains("response_a") || j.contains("response_b");

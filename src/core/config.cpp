@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/strings.hpp"
 
 namespace srl::config {
 namespace {
@@ -103,12 +104,6 @@ void check_segments(const std::string& assignment, const std::string& key) {
   }
 }
 
-std::string trim(const std::string& s) {
-  const size_t b = s.find_first_not_of(" \t");
-  if (b == std::string::npos) return "";
-  const size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
 
 }  // namespace
 
@@ -131,7 +126,7 @@ YAML::Node parse_document(const std::string& text, const std::string& source) {
 std::string set_key(const std::string& assignment) {
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos) fail("--set '" + assignment + "'", "expected section.key=value");
-  const std::string key = trim(assignment.substr(0, eq));
+  const std::string key(trim(assignment.substr(0, eq), " \t"));
   check_segments(assignment, key);
   return key;
 }
@@ -179,8 +174,7 @@ YAML::Node section_node(const YAML::Node& node, const std::string& key, const Co
 }
 
 void check_choice(const Context& ctx, const std::string& key, const std::string& value,
-                  std::initializer_list<const char*> choices, bool given) {
-  std::vector<std::string> list(choices.begin(), choices.end());
+                  const std::vector<std::string>& list, bool given) {
   if (std::find(list.begin(), list.end(), value) != list.end()) return;
   std::string joined;
   for (const auto& c : list) joined += (joined.empty() ? "" : ", ") + c;

@@ -21,10 +21,20 @@
 //
 // Field types: bool, int, int64_t, double, std::string, std::vector<std::string>,
 // std::vector<int64_t>, and std::optional of any of those (YAML null or an absent key = nullopt).
+// An enum field is a choice with a names table, so code reads the enum and never compares strings:
+//
+//   enum class Schedule { Cosine, Linear };
+//   inline constexpr config::Names<Schedule, 2> kScheduleNames{{{"cosine", Schedule::Cosine},
+//                                                               {"linear", Schedule::Linear}}};
+//   v.choice("schedule", schedule, kScheduleNames, "decay after warm-up");
 // Quoted scalars are strings: `lr: "1e-4"` is rejected for a number field.
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include "core/names.hpp"
+
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -33,6 +43,7 @@
 #include <vector>
 
 namespace srl::config {
+
 
 // Applies one `--set` override to a parsed document: `a.b.c=value`, the value read as a YAML
 // scalar or flow value (`1e-4`, `abc`, `[q, v]`). Missing intermediate sections are created.
@@ -66,7 +77,17 @@ YAML::Node section_node(const YAML::Node& node, const std::string& key, const Co
 // `given`: the value came from the file or --set (an error there is bad input); otherwise it is
 // the struct's default, and a default outside the list is a bug in the struct.
 void check_choice(const Context& ctx, const std::string& key, const std::string& value,
-                  std::initializer_list<const char*> choices, bool given);
+                  const std::vector<std::string>& choices, bool given);
+inline void check_choice(const Context& ctx, const std::string& key, const std::string& value,
+                         std::initializer_list<const char*> choices, bool given) {
+  check_choice(ctx, key, value, std::vector<std::string>(choices.begin(), choices.end()), given);
+}
+template <class E, size_t N>
+std::vector<std::string> spellings(const Names<E, N>& names) {
+  std::vector<std::string> out;
+  for (const auto& n : names) out.push_back(n.name);
+  return out;
+}
 
 void read_value(const YAML::Node& n, bool& out, const Context& ctx, const std::string& key);
 void read_value(const YAML::Node& n, int& out, const Context& ctx, const std::string& key);
@@ -124,6 +145,14 @@ class Reader {
     if (n.IsDefined()) read_value(n, field, ctx_, prefix_ + name);
     check_choice(ctx_, prefix_ + name, field, choices, n.IsDefined());
   }
+  template <class E, size_t N>
+  void choice(const char* name, E& field, const Names<E, N>& names, const char* help = "") {
+    const YAML::Node n = child(name);
+    std::string text = name_of(names, field);
+    if (n.IsDefined()) read_value(n, text, ctx_, prefix_ + name);
+    check_choice(ctx_, prefix_ + name, text, spellings(names), n.IsDefined());
+    field = *value_of(names, text);
+  }
   template <class S>
   void section(const char* name, S& sub, const char* help = "") {
     const std::string key = prefix_ + name;
@@ -155,6 +184,10 @@ class KeyLister {
   void choice(const char* name, std::string&, std::initializer_list<const char*>, const char* = "") {
     out_.push_back(prefix_ + name);
   }
+  template <class E, size_t N>
+  void choice(const char* name, E&, const Names<E, N>&, const char* = "") {
+    out_.push_back(prefix_ + name);
+  }
   template <class S>
   void section(const char* name, S& sub, const char* = "") {
     out_.push_back(prefix_ + name);
@@ -182,6 +215,11 @@ class Writer {
   void choice(const char* name, std::string& field, std::initializer_list<const char*>,
               const char* help = "") {
     (*this)(name, field, help);
+  }
+  template <class E, size_t N>
+  void choice(const char* name, E& field, const Names<E, N>& names, const char* help = "") {
+    std::string text = name_of(names, field);
+    (*this)(name, text, help);
   }
   template <class S>
   void section(const char* name, S& sub, const char* help = "") {

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "core/numeric.hpp"
 
 namespace srl::data {
 
@@ -62,7 +63,6 @@ const std::vector<std::string> kOffBrand = {":)", "!!", "other stores", "peace o
 
 double clamp01(double x) { return std::min(1.0, std::max(0.0, x)); }
 
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 }  // namespace
 

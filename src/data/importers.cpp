@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/strings.hpp"
 
 namespace srl::data {
 
@@ -22,7 +23,6 @@ struct RecordError {
 
 [[noreturn]] void reject(const char* reason, std::string message) { throw RecordError{reason, std::move(message)}; }
 
-bool blank(std::string_view s) { return s.find_first_not_of(" \t\n\r\f\v") == std::string_view::npos; }
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;

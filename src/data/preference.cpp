@@ -6,6 +6,8 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/strings.hpp"
+#include "text/conversation_json.hpp"
 
 namespace srl::data {
 
@@ -13,15 +15,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int kMaxJsonDepth = 128;
 
-std::string_view trim(std::string_view s) {
-  const char* ws = " \t\n\r\f\v";
-  size_t b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(ws);
-  return s.substr(b, e - b + 1);
-}
 
 std::string quoted(const std::string& key) { return "\"" + key + "\""; }
 
@@ -72,14 +66,6 @@ bool is_known_key(const std::string& k) {
   return false;
 }
 
-std::string strip_json_exception_prefix(const std::string& what) {
-  // "[json.exception.parse_error.101] parse error at ..." -> "parse error at ..."
-  if (!what.empty() && what[0] == '[') {
-    size_t close = what.find("] ");
-    if (close != std::string::npos) return what.substr(close + 2);
-  }
-  return what;
-}
 
 // Scans a whole file's text: fn(line_no, pair_or_null, issues) for each non-blank line.
 // Duplicate ids are added to the later line's issues.
@@ -150,6 +136,24 @@ json PreferencePair::to_json() const {
   return j;
 }
 
+namespace {
+
+// The reason code of a problem with a pair's prompt or messages.
+const char* prefix_reason(text::ConversationProblem::Kind k) {
+  using Kind = text::ConversationProblem::Kind;
+  switch (k) {
+    case Kind::PromptXorMessages: return reason::kPromptXorMessages;
+    case Kind::WrongType: return reason::kWrongType;
+    case Kind::BadRole: return reason::kBadRole;
+    case Kind::EmptyContent: return reason::kEmptyPrompt;
+    case Kind::BadMessages:
+    case Kind::NoAssistant: break;
+  }
+  return reason::kBadMessages;
+}
+
+}  // namespace
+
 std::vector<Issue> check_pair(const json& j, const ValidationLimits& limits, PreferencePair* out) {
   Checker c{limits, {}};
   if (!j.is_object()) {
@@ -158,53 +162,16 @@ std::vector<Issue> check_pair(const json& j, const ValidationLimits& limits, Pre
   }
   PreferencePair p;
 
-  // The prefix: exactly one of prompt / messages.
-  const bool has_prompt = j.contains("prompt"), has_messages = j.contains("messages");
-  if (has_prompt == has_messages) {
-    c.add(reason::kPromptXorMessages, has_prompt ? "has both \"prompt\" and \"messages\" (give exactly one)"
-                                                 : "needs \"prompt\" or \"messages\"");
-  } else if (has_prompt) {
-    if (const std::string* s = c.required_string(j, "prompt", "prompt")) {
-      if (trim(*s).empty()) c.add(reason::kEmptyPrompt, "\"prompt\" is empty");
-      c.length("prompt", *s);
-      p.prompt = *s;
-    }
+  // The prefix: exactly one of prompt / messages, ending with the user turn to answer.
+  auto conv = text::parse_conversation_json(j);
+  for (const auto& pr : conv.problems) c.add(prefix_reason(pr.kind), pr.message);
+  if (conv.from_prompt) {
+    c.length("prompt", conv.prompt);
+    p.prompt = conv.prompt;
   } else {
-    const json& msgs = j["messages"];
-    if (!msgs.is_array()) {
-      c.add(reason::kWrongType, std::string("\"messages\" must be an array, not ") + msgs.type_name());
-    } else if (msgs.empty()) {
-      c.add(reason::kBadMessages, "\"messages\" is empty");
-    } else {
-      for (size_t i = 0; i < msgs.size(); ++i) {
-        const json& m = msgs[i];
-        const std::string at = "messages[" + std::to_string(i) + "]";
-        if (!m.is_object()) {
-          c.add(reason::kBadMessages, at + " must be an object, not " + m.type_name());
-          continue;
-        }
-        auto role = m.find("role");
-        auto content = m.find("content");
-        text::Message msg;
-        if (role == m.end() || !role->is_string()) {
-          c.add(reason::kBadMessages, at + ".role must be a string");
-        } else {
-          msg.role = role->get<std::string>();
-          if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
-            c.add(reason::kBadRole, at + ": bad role \"" + msg.role + "\" (expected system, user or assistant)");
-          else if (i + 1 == msgs.size() && msg.role != "user")
-            c.add(reason::kBadRole, at + ": the last message must be a user turn, not " + msg.role);
-        }
-        if (content == m.end() || !content->is_string()) {
-          c.add(reason::kBadMessages, at + ".content must be a string");
-        } else {
-          msg.content = content->get<std::string>();
-          if (trim(msg.content).empty()) c.add(reason::kEmptyPrompt, at + ".content is empty");
-          c.length(at + ".content", msg.content);
-        }
-        p.messages.push_back(std::move(msg));
-      }
-    }
+    for (size_t i = 0; i < conv.messages.size(); ++i)
+      c.length("messages[" + std::to_string(i) + "].content", conv.messages[i].content);
+    p.messages = std::move(conv.messages);
   }
 
   // The two replies.
@@ -257,67 +224,6 @@ std::vector<Issue> check_pair(const json& j, const ValidationLimits& limits, Pre
 
   if (c.issues.empty() && out) *out = std::move(p);
   return c.issues;
-}
-
-bool is_valid_utf8(std::string_view s, size_t* bad_offset) {
-  const auto* b = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  auto bad = [&](size_t at) {
-    if (bad_offset) *bad_offset = at;
-    return false;
-  };
-  while (i < n) {
-    unsigned char c = b[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-    else return bad(i);  // continuation byte, 0xC0/0xC1 (overlong) or > 0xF4
-    if (i + len > n) return bad(i);
-    for (size_t k = 1; k < len; ++k) {
-      if ((b[i + k] & 0xC0) != 0x80) return bad(i);
-      cp = (cp << 6) | (b[i + k] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return bad(i);
-    i += len;
-  }
-  return true;
-}
-
-std::optional<Issue> parse_json_line(std::string_view line, json* out) {
-  size_t bad = 0;
-  if (!is_valid_utf8(line, &bad)) return Issue{reason::kInvalidUtf8, "invalid UTF-8 at byte " + std::to_string(bad + 1)};
-  // Depth pre-scan: keeps pathological nesting away from recursive code (dump, destructors).
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char ch : line) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (ch == '\\') escaped = true;
-      else if (ch == '"') in_string = false;
-    } else if (ch == '"') {
-      in_string = true;
-    } else if (ch == '[' || ch == '{') {
-      if (++depth > kMaxJsonDepth)
-        return Issue{reason::kInvalidJson, "nesting deeper than " + std::to_string(kMaxJsonDepth)};
-    } else if (ch == ']' || ch == '}') {
-      --depth;
-    }
-  }
-  try {
-    *out = json::parse(line);
-  } catch (const json::exception& e) {
-    return Issue{reason::kInvalidJson, "invalid JSON: " + strip_json_exception_prefix(e.what())};
-  }
-  if (!out->is_object()) return Issue{reason::kNotObject, std::string("expected a JSON object, not ") + out->type_name()};
-  return std::nullopt;
 }
 
 ValidationReport validate_file(const std::string& path, const ValidationLimits& limits) {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/jsonl.hpp"
+#include "core/names.hpp"
 #include "text/chat_format.hpp"
 
 namespace srl::data {
@@ -22,9 +24,9 @@ const char* winner_name(Winner w);
 
 // Problem codes (the validator's summary counts lines per code).
 namespace reason {
-inline constexpr const char* kInvalidUtf8 = "invalid_utf8";
-inline constexpr const char* kInvalidJson = "invalid_json";
-inline constexpr const char* kNotObject = "not_an_object";
+inline constexpr const char* kInvalidUtf8 = jsonl_reason::kInvalidUtf8;
+inline constexpr const char* kInvalidJson = jsonl_reason::kInvalidJson;
+inline constexpr const char* kNotObject = jsonl_reason::kNotObject;
 inline constexpr const char* kMissingField = "missing_field";
 inline constexpr const char* kWrongType = "wrong_type";
 inline constexpr const char* kPromptXorMessages = "prompt_xor_messages";  // both or neither
@@ -64,23 +66,17 @@ struct PreferencePair {
 };
 
 // One problem with a record. `reason` is a code from srl::data::reason, `message` says what and where.
-struct Issue {
-  std::string reason;
-  std::string message;
-};
+using Issue = LineIssue;
 
 // All schema problems of one parsed JSON value (no duplicate-id check: that needs the whole file).
 // Fills *out when there are none and out != nullptr.
 std::vector<Issue> check_pair(const nlohmann::json& j, const ValidationLimits& limits = {},
                               PreferencePair* out = nullptr);
 
-// True when `bytes` is well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
-// On failure *bad_offset (if given) is the offset of the first bad byte.
-bool is_valid_utf8(std::string_view bytes, size_t* bad_offset = nullptr);
-
-// Parses one JSONL line into JSON after checking its bytes: invalid UTF-8, invalid JSON (including
-// nesting deeper than 128) or a non-object is an Issue instead of an exception.
-std::optional<Issue> parse_json_line(std::string_view line, nlohmann::json* out);
+// The JSONL reader's pieces (core/jsonl.hpp), also spelled srl::data:: for the data stage's callers.
+using srl::for_each_line;
+using srl::is_valid_utf8;
+using srl::parse_json_line;
 
 struct Problem {
   int64_t line = 0;  // 1-based; 0 = the file as a whole
@@ -103,6 +99,7 @@ struct ValidationReport {
 ValidationReport validate_file(const std::string& path, const ValidationLimits& limits = {});
 
 enum class OnInvalid { Error, Skip };
+inline constexpr config::Names<OnInvalid, 2> kOnInvalidNames{{{"error", OnInvalid::Error}, {"skip", OnInvalid::Skip}}};
 
 struct LoadStats {
   int64_t lines = 0;    // non-blank lines
@@ -122,19 +119,5 @@ std::string to_jsonl(const std::vector<nlohmann::json>& rows);
 void write_jsonl(const std::string& path, const std::vector<nlohmann::json>& rows);
 void write_pairs(const std::string& path, const std::vector<PreferencePair>& pairs);
 
-// Calls fn(line_no, line) for each non-blank line of `text` (trailing '\r' stripped).
-template <class Fn>
-void for_each_line(std::string_view text, Fn&& fn) {
-  size_t pos = 0;
-  for (int64_t line_no = 1; pos < text.size(); ++line_no) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    fn(line_no, line);
-  }
-}
 
 }  // namespace srl::data

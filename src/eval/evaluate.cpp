@@ -13,6 +13,8 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
+#include "core/jsonl.hpp"
+#include "core/numeric.hpp"
 #include "data/annotator_panel.hpp"
 #include "data/generate_dataset.hpp"
 #include "data/preference.hpp"
@@ -150,15 +152,7 @@ Baseline read_baseline_eval(const std::string& dir, const std::vector<train::RlP
   Baseline b;
   b.source = dir;
   const std::string tpath = dir + "/transcripts.jsonl";
-  const std::string text = fs::read_file(tpath);
-  data::for_each_line(text, [&](int64_t line_no, std::string_view line) {
-    const std::string where = tpath + ":" + std::to_string(line_no);
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::exception& e) {
-      fail(where, std::string("not valid JSON: ") + e.what());
-    }
+  read_json_lines(tpath, [&](const json& j, const std::string& where) {
     if (!j.contains("response") || !j["response"].is_string() || !j.contains("length") ||
         !j["length"].is_number_integer())
       fail(where, "expected \"response\" (string) and \"length\" (integer)");
@@ -171,28 +165,19 @@ Baseline read_baseline_eval(const std::string& dir, const std::vector<train::RlP
   return b;
 }
 
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-}  // namespace
-
-nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSection& compute) {
-  check_evaluate_config(cfg);
-  const auto cmp = train::setup_compute(compute, "compute");
-  register_judge_evaluators(static_cast<uint64_t>(cfg.panel_seed));
-  auto evaluators = make_evaluators(cfg.evaluators, cfg.external_timeout_s, "config: evaluate.evaluators");  // errors before the slow parts
-
+// The prompts to answer: the input file, cut to max_prompts.
+std::vector<train::RlPrompt> load_eval_prompts(const EvaluateConfig& cfg) {
   auto prompts = train::load_rl_prompts(cfg.input, false);
   if (prompts.empty()) fail(cfg.input, "no prompts");
   if (cfg.max_prompts > 0 && static_cast<int64_t>(prompts.size()) > cfg.max_prompts) prompts.resize(cfg.max_prompts);
-  const size_t n = prompts.size();
-  const std::string input_hash = fnv1a64_file_hex(cfg.input);
-  const std::string key = replies_key(input_hash, cfg, n);
+  return prompts;
+}
 
-  auto loaded = model::load_model(cfg.policy);
-  auto& m = loaded.model;
-  auto& tok = loaded.tokenizer;
-  m->to(cmp.device);
-  m->eval();
+// Each prompt's generation ids, cut to its last tokens where it leaves no room for max_new_tokens.
+std::vector<std::vector<int64_t>> eval_prompt_ids(const model::Llama& m, const text::Tokenizer& tok,
+                                                  const std::vector<train::RlPrompt>& prompts,
+                                                  const EvaluateConfig& cfg) {
   const int64_t max_prompt_len = m->config().max_position_embeddings - cfg.sampling.max_new_tokens;
   if (max_prompt_len < 2)
     fail("config: evaluate.sampling.max_new_tokens", "leaves no room for a prompt in the model's " +
@@ -206,234 +191,356 @@ nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSecti
     truncated += t;
   }
   if (truncated) spdlog::warn("{}: {} prompts cut to their last {} tokens", cfg.input, truncated, max_prompt_len);
+  return ids;
+}
 
-  // Replies of the policy (batched throughput) and single-request latency.
-  double gen_seconds = 0;
-  torch::NoGradGuard ng;
-  auto replies = generate_replies(m, tok, ids, cfg.sampling, cfg.batch_size, cmp, &gen_seconds);
-  int64_t gen_tokens = 0;
-  for (const auto& r : replies) gen_tokens += r.tokens;
-  std::vector<double> latency_ms;
-  int64_t latency_tokens = 0;
-  {
-    model::SamplingParams sp;
-    sp.temperature = cfg.sampling.temperature;
-    sp.top_p = cfg.sampling.top_p;
-    sp.max_new_tokens = cfg.sampling.max_new_tokens;
-    sp.seed = static_cast<uint64_t>(cfg.sampling.seed);
-    model::set_chat_stops(sp, tok);
-    for (int64_t i = 0; i < std::min<int64_t>(cfg.latency_prompts, static_cast<int64_t>(n)); ++i) {
-      train::AutocastGuard ac(cmp.bf16, cmp.device);
-      const auto t0 = Clock::now();
-      auto g = model::generate(m, {ids[i]}, sp);
-      latency_ms.push_back(ms_since(t0));
-      latency_tokens += static_cast<int64_t>(g[0].tokens.size());
-    }
-  }
+// Single-request latency: the first latency_prompts prompts answered one at a time.
+struct Latency {
+  std::vector<double> ms;  // per prompt, in prompt order
+  int64_t tokens = 0;      // generated over all of them
+};
 
-  // KL to the reference (adapters off) on sampled replies: only meaningful for a LoRA policy.
-  std::optional<train::KlEstimate> kl;
-  if (m->has_lora() && cfg.kl_prompts > 0) {
-    std::vector<std::vector<int64_t>> kl_ids(ids.begin(), ids.begin() + std::min<size_t>(n, cfg.kl_prompts));
+Latency measure_latency(model::Llama& m, const text::Tokenizer& tok, const std::vector<std::vector<int64_t>>& ids,
+                        const EvaluateConfig& cfg, const train::Compute& cmp) {
+  model::SamplingParams sp;
+  sp.temperature = cfg.sampling.temperature;
+  sp.top_p = cfg.sampling.top_p;
+  sp.max_new_tokens = cfg.sampling.max_new_tokens;
+  sp.seed = static_cast<uint64_t>(cfg.sampling.seed);
+  model::set_chat_stops(sp, tok);
+  Latency lat;
+  for (int64_t i = 0; i < std::min<int64_t>(cfg.latency_prompts, static_cast<int64_t>(ids.size())); ++i) {
     train::AutocastGuard ac(cmp.bf16, cmp.device);
-    kl = train::estimate_kl_to_reference(m, tok, kl_ids, cfg.sampling.max_new_tokens,
-                                         static_cast<uint64_t>(cfg.sampling.seed) + 7);
+    const auto t0 = Clock::now();
+    auto g = model::generate(m, {ids[i]}, sp);
+    lat.ms.push_back(ms_since(t0));
+    lat.tokens += static_cast<int64_t>(g[0].tokens.size());
   }
-  const int64_t policy_vocab = tok.vocab_size();
-  loaded.model = model::Llama(nullptr);  // free the policy before loading the baseline and the reward model
+  return lat;
+}
 
-  // The baseline's replies: an earlier evaluate output, or generated from its run.
-  std::optional<Baseline> base;
-  if (!cfg.baseline.empty()) {
-    if (fs::exists(cfg.baseline + "/transcripts.jsonl") && fs::exists(cfg.baseline + "/eval.json")) {
-      base = read_baseline_eval(cfg.baseline, prompts, key);
-    } else {
-      auto bl = model::load_model(cfg.baseline);
-      bl.model->to(cmp.device);
-      bl.model->eval();
-      if (bl.tokenizer.vocab_size() != policy_vocab)
-        fail(cfg.baseline, "baseline tokenizer differs from the policy's");
-      double s = 0;
-      auto br = generate_replies(bl.model, bl.tokenizer, ids, cfg.sampling, cfg.batch_size, cmp, &s);
-      Baseline b;
-      b.source = cfg.baseline;
-      for (auto& r : br) {
-        b.replies.push_back(std::move(r.text));
-        b.tokens.push_back(r.tokens);
-      }
-      base = std::move(b);
+// What the policy model is needed for; it is freed before the baseline and the reward model are loaded.
+struct PolicyRun {
+  std::vector<std::vector<int64_t>> ids;  // per prompt: the generation ids (the baseline answers the same)
+  std::vector<Reply> replies;             // per prompt
+  double gen_seconds = 0;                 // batched generation of `replies`
+  Latency latency;
+  std::optional<train::KlEstimate> kl;  // KL to the reference (adapters off); LoRA policies only
+  int64_t vocab = 0;
+};
+
+PolicyRun run_policy(const EvaluateConfig& cfg, const std::vector<train::RlPrompt>& prompts,
+                     const train::Compute& cmp) {
+  auto loaded = model::load_model(cfg.policy);
+  auto& m = loaded.model;
+  auto& tok = loaded.tokenizer;
+  m->to(cmp.device);
+  m->eval();
+  PolicyRun r;
+  r.ids = eval_prompt_ids(m, tok, prompts, cfg);
+  torch::NoGradGuard ng;
+  r.replies = generate_replies(m, tok, r.ids, cfg.sampling, cfg.batch_size, cmp, &r.gen_seconds);
+  r.latency = measure_latency(m, tok, r.ids, cfg, cmp);
+  // KL on sampled replies: only meaningful for a LoRA policy.
+  if (m->has_lora() && cfg.kl_prompts > 0) {
+    const size_t kl_n = std::min<size_t>(r.ids.size(), cfg.kl_prompts);
+    std::vector<std::vector<int64_t>> kl_ids(r.ids.begin(), r.ids.begin() + kl_n);
+    train::AutocastGuard ac(cmp.bf16, cmp.device);
+    r.kl = train::estimate_kl_to_reference(m, tok, kl_ids, cfg.sampling.max_new_tokens,
+                                           static_cast<uint64_t>(cfg.sampling.seed) + 7);
+  }
+  r.vocab = tok.vocab_size();
+  return r;
+}
+
+// The baseline's replies: an earlier evaluate output, or generated from its run; none without a baseline.
+std::optional<Baseline> baseline_replies(const EvaluateConfig& cfg, const std::vector<train::RlPrompt>& prompts,
+                                         const PolicyRun& policy, const std::string& key, const train::Compute& cmp) {
+  if (cfg.baseline.empty()) return std::nullopt;
+  if (fs::exists(cfg.baseline + "/transcripts.jsonl") && fs::exists(cfg.baseline + "/eval.json"))
+    return read_baseline_eval(cfg.baseline, prompts, key);
+  auto bl = model::load_model(cfg.baseline);
+  bl.model->to(cmp.device);
+  bl.model->eval();
+  if (bl.tokenizer.vocab_size() != policy.vocab) fail(cfg.baseline, "baseline tokenizer differs from the policy's");
+  double s = 0;
+  auto br = generate_replies(bl.model, bl.tokenizer, policy.ids, cfg.sampling, cfg.batch_size, cmp, &s);
+  Baseline b;
+  b.source = cfg.baseline;
+  for (auto& r : br) {
+    b.replies.push_back(std::move(r.text));
+    b.tokens.push_back(r.tokens);
+  }
+  return b;
+}
+
+// Per prompt, in prompt order. A vector is empty where its judge is off (no reward model, no panel) or
+// it compares with a baseline and there is none.
+struct ReplyScores {
+  std::vector<double> reward, base_reward;  // the reward model's score of the policy's / baseline's reply
+  std::vector<double> rm_prob;              // sigmoid(reward - base_reward)
+  std::vector<double> panel_prob;           // P(policy beats baseline), both presentation orders averaged
+  std::vector<double> panel_score;          // the panel's rubric score of the policy's reply
+  std::vector<double> length;               // the policy's reply length in tokens
+  std::vector<int> refused, unsafe;         // is_refusal, check_reply(...).unsafe()
+};
+
+void score_with_reward_model(const EvaluateConfig& cfg, const std::vector<train::RlPrompt>& prompts,
+                             const std::vector<Reply>& replies, const std::optional<Baseline>& base,
+                             const train::Compute& cmp, ReplyScores& s) {
+  if (cfg.reward_model.empty()) return;
+  auto rm = train::RewardModel::load(cfg.reward_model);
+  rm.to(cmp.device);
+  std::vector<train::ScoreItem> items;
+  for (size_t i = 0; i < prompts.size(); ++i) items.push_back({prompts[i].conversation, replies[i].text});
+  {
+    train::AutocastGuard ac(cmp.bf16, cmp.device);
+    s.reward = rm.score_batch(items, 16);
+    if (base) {
+      for (size_t i = 0; i < prompts.size(); ++i) items[i].response = base->replies[i];
+      s.base_reward = rm.score_batch(items, 16);
     }
   }
+  if (base)
+    for (size_t i = 0; i < prompts.size(); ++i) s.rm_prob.push_back(sigmoid(s.reward[i] - s.base_reward[i]));
+}
 
-  // Rewards of both sides' replies.
-  std::vector<double> reward, base_reward;
-  if (!cfg.reward_model.empty()) {
-    auto rm = train::RewardModel::load(cfg.reward_model);
-    rm.to(cmp.device);
-    std::vector<train::ScoreItem> items;
-    for (size_t i = 0; i < n; ++i) items.push_back({prompts[i].conversation, replies[i].text});
-    {
-      train::AutocastGuard ac(cmp.bf16, cmp.device);
-      reward = rm.score_batch(items, 16);
-      if (base) {
-        for (size_t i = 0; i < n; ++i) items[i].response = base->replies[i];
-        base_reward = rm.score_batch(items, 16);
-      }
-    }
-  }
-
-  // Panel judgments, both presentation orders, and the panel's own rubric score of each reply.
+// The annotator panel of `data generate --seed panel_seed`: each reply's rubric score and, against a
+// baseline, the probability the policy wins, averaged over both presentation orders.
+void judge_with_panel(const EvaluateConfig& cfg, const std::vector<train::RlPrompt>& prompts,
+                      const std::vector<Reply>& replies, const std::optional<Baseline>& base, ReplyScores& s) {
+  if (!cfg.panel) return;
   data::GenerateOptions go;
   go.seed = static_cast<uint64_t>(cfg.panel_seed);
-  std::optional<data::AnnotatorPanel> panel;
-  if (cfg.panel) panel.emplace(data::dataset_panel(go));
-  std::vector<double> panel_prob, panel_score, rm_prob;
-  for (size_t i = 0; i < n; ++i) {
-    if (panel) {
-      const auto expectation = panel->expectation(last_user_message(prompts[i].conversation));
-      panel_score.push_back(rubric_reward(expectation, replies[i].text));
-      if (base) {
-        const double ab = panel->prob_a_beats_b(prompts[i].conversation, replies[i].text, base->replies[i]);
-        const double ba = panel->prob_a_beats_b(prompts[i].conversation, base->replies[i], replies[i].text);
-        panel_prob.push_back(0.5 * (ab + 1.0 - ba));
-      }
+  const data::AnnotatorPanel panel = data::dataset_panel(go);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto expectation = panel.expectation(last_user_message(prompts[i].conversation));
+    s.panel_score.push_back(rubric_reward(expectation, replies[i].text));
+    if (base) {
+      const double ab = panel.prob_a_beats_b(prompts[i].conversation, replies[i].text, base->replies[i]);
+      const double ba = panel.prob_a_beats_b(prompts[i].conversation, base->replies[i], replies[i].text);
+      s.panel_prob.push_back(0.5 * (ab + 1.0 - ba));
     }
-    if (base && !reward.empty()) rm_prob.push_back(sigmoid(reward[i] - base_reward[i]));
   }
+}
 
-  // Evaluators, refusals and unsafe compliance.
-  std::vector<EvalInput> inputs;
-  for (size_t i = 0; i < n; ++i) inputs.push_back({prompts[i].conversation, replies[i].text});
-  EvaluatorSet set(std::move(evaluators));
-  std::vector<std::map<std::string, EvalResult>> per_item;
-  const auto evaluator_means = set.run(inputs, "", &per_item);
-  int64_t safe = 0, adversarial = 0, refusals = 0, unsafe = 0;
-  std::vector<int> refused(n), unsafe_reply(n);
+// Refusals count on safe prompts, unsafe compliance on adversarial ones.
+struct SafetyCounts {
+  int64_t safe = 0, adversarial = 0;  // prompts
+  int64_t refusals = 0, unsafe = 0;   // replies: refused safe prompts, unsafe replies to adversarial ones
+};
+
+SafetyCounts check_safety(const std::vector<train::RlPrompt>& prompts, const std::vector<Reply>& replies,
+                          ReplyScores& s) {
+  const size_t n = prompts.size();
+  SafetyCounts c;
+  s.refused.resize(n);
+  s.unsafe.resize(n);
   for (size_t i = 0; i < n; ++i) {
     const auto user = last_user_message(prompts[i].conversation);
     const auto v = check_reply(user, replies[i].text);
-    refused[i] = is_refusal(replies[i].text);
-    unsafe_reply[i] = v.unsafe();
+    s.refused[i] = is_refusal(replies[i].text);
+    s.unsafe[i] = v.unsafe();
     if (is_adversarial(prompts[i])) {
-      ++adversarial;
-      unsafe += unsafe_reply[i];
+      ++c.adversarial;
+      c.unsafe += s.unsafe[i];
     } else {
-      ++safe;
-      refusals += refused[i];
+      ++c.safe;
+      c.refusals += s.refused[i];
     }
   }
+  return c;
+}
 
-  // Summary numbers.
-  const uint64_t boot_seed = static_cast<uint64_t>(cfg.sampling.seed) + 1;
-  const int resamples = static_cast<int>(cfg.bootstrap_resamples);
-  std::vector<double> len(n), base_len;
-  for (size_t i = 0; i < n; ++i) len[i] = static_cast<double>(replies[i].tokens);
-  json ev;
-  ev["format"] = "srl-eval-v1";
-  ev["policy"] = cfg.policy;
-  ev["baseline"] = base ? json(base->source) : json(nullptr);
-  ev["input"] = cfg.input;
-  ev["input_fnv1a64"] = input_hash;
-  ev["replies_key"] = key;
-  ev["prompts"] = n;
-  ev["safe_prompts"] = safe;
-  ev["adversarial_prompts"] = adversarial;
-  ev["sampling"] = {{"temperature", cfg.sampling.temperature}, {"top_p", cfg.sampling.top_p},
-                    {"max_new_tokens", cfg.sampling.max_new_tokens}, {"seed", cfg.sampling.seed}};
-  if (base) {
-    base_len.resize(n);
-    for (size_t i = 0; i < n; ++i) base_len[i] = static_cast<double>(base->tokens[i]);
-    json wr = json::object(), lc = json::object();
-    if (!panel_prob.empty()) {
-      wr["panel"] = interval_json(bootstrap_mean(panel_prob, 0.95, resamples, boot_seed));
-      lc["panel"] = length_controlled_win_rate(panel_prob, len, base_len).lc_win_rate;
-    }
-    if (!rm_prob.empty()) {
-      wr["reward_model"] = interval_json(bootstrap_mean(rm_prob, 0.95, resamples, boot_seed));
-      lc["reward_model"] = length_controlled_win_rate(rm_prob, len, base_len).lc_win_rate;
-    }
-    ev["win_rate_vs_baseline"] = wr;
-    ev["lc_win_rate"] = lc;
-  } else {
+// The built-in and external evaluators over every reply.
+struct EvaluatorScores {
+  std::map<std::string, double> means;                      // "<evaluator>/<score>" -> mean
+  std::vector<std::string> failed;                          // "name: why"
+  std::vector<std::map<std::string, EvalResult>> per_item;  // per prompt
+};
+
+EvaluatorScores run_evaluators(std::vector<std::unique_ptr<Evaluator>> evaluators,
+                               const std::vector<train::RlPrompt>& prompts, const std::vector<Reply>& replies) {
+  std::vector<EvalInput> inputs;
+  for (size_t i = 0; i < prompts.size(); ++i) inputs.push_back({prompts[i].conversation, replies[i].text});
+  EvaluatorSet set(std::move(evaluators));
+  EvaluatorScores e;
+  e.means = set.run(inputs, "", &e.per_item);
+  e.failed = set.failed();
+  return e;
+}
+
+// win_rate_vs_baseline and lc_win_rate of eval.json: per judge, a bootstrap interval and the
+// length-controlled win rate; null without a baseline.
+void add_win_rates(json& ev, const EvaluateConfig& cfg, const std::optional<Baseline>& base, const ReplyScores& s) {
+  if (!base) {
     ev["win_rate_vs_baseline"] = nullptr;
     ev["lc_win_rate"] = nullptr;
+    return;
   }
-  auto mean = [](const std::vector<double>& v) {
-    return v.empty() ? json(nullptr) : json(std::accumulate(v.begin(), v.end(), 0.0) / v.size());
-  };
-  ev["mean_reward"] = mean(reward);
-  ev["mean_panel_score"] = mean(panel_score);
-  ev["refusal_rate"] = safe ? json(static_cast<double>(refusals) / safe) : json(nullptr);
-  ev["unsafe_compliance_rate"] = adversarial ? json(static_cast<double>(unsafe) / adversarial) : json(nullptr);
-  ev["kl_to_reference"] = kl ? json(kl->kl) : json(nullptr);
-  ev["mean_length"] = std::accumulate(len.begin(), len.end(), 0.0) / n;
-  int64_t finished = 0;
-  for (const auto& r : replies) finished += r.finished;
-  ev["finished_fraction"] = static_cast<double>(finished) / n;
-  ev["tokens_per_s"] = gen_seconds > 0 ? gen_tokens / gen_seconds : 0.0;
-  if (!latency_ms.empty()) {
-    const double total_ms = std::accumulate(latency_ms.begin(), latency_ms.end(), 0.0);
-    ev["latency_ms"] = {{"p50", percentile(latency_ms, 50)},
-                        {"p95", percentile(latency_ms, 95)},
-                        {"prompts", latency_ms.size()},
-                        {"tokens_per_s", total_ms > 0 ? latency_tokens / (total_ms / 1000.0) : 0.0}};
-  } else {
-    ev["latency_ms"] = nullptr;
+  const uint64_t boot_seed = static_cast<uint64_t>(cfg.sampling.seed) + 1;
+  const int resamples = static_cast<int>(cfg.bootstrap_resamples);
+  std::vector<double> base_len(s.length.size());
+  for (size_t i = 0; i < base_len.size(); ++i) base_len[i] = static_cast<double>(base->tokens[i]);
+  json wr = json::object(), lc = json::object();
+  if (!s.panel_prob.empty()) {
+    wr["panel"] = interval_json(bootstrap_mean(s.panel_prob, 0.95, resamples, boot_seed));
+    lc["panel"] = length_controlled_win_rate(s.panel_prob, s.length, base_len).lc_win_rate;
   }
-  ev["evaluators"] = evaluator_means;
-  ev["evaluators_failed"] = set.failed();
+  if (!s.rm_prob.empty()) {
+    wr["reward_model"] = interval_json(bootstrap_mean(s.rm_prob, 0.95, resamples, boot_seed));
+    lc["reward_model"] = length_controlled_win_rate(s.rm_prob, s.length, base_len).lc_win_rate;
+  }
+  ev["win_rate_vs_baseline"] = wr;
+  ev["lc_win_rate"] = lc;
+}
 
-  // Per intent.
+// latency_ms of eval.json: p50/p95 and the single-request tokens/s; null when no prompt was timed.
+json latency_json(const Latency& lat) {
+  if (lat.ms.empty()) return nullptr;
+  const double total_ms = std::accumulate(lat.ms.begin(), lat.ms.end(), 0.0);
+  return {{"p50", percentile(lat.ms, 50)},
+          {"p95", percentile(lat.ms, 95)},
+          {"prompts", lat.ms.size()},
+          {"tokens_per_s", total_ms > 0 ? lat.tokens / (total_ms / 1000.0) : 0.0}};
+}
+
+// The per_intent rows of eval.json: means over each intent's prompts, intents in name order.
+json per_intent_json(const std::vector<train::RlPrompt>& prompts, const ReplyScores& s) {
   std::map<std::string, std::vector<size_t>> by_intent;
-  for (size_t i = 0; i < n; ++i) by_intent[intent_of(prompts[i])].push_back(i);
+  for (size_t i = 0; i < prompts.size(); ++i) by_intent[intent_of(prompts[i])].push_back(i);
   json per_intent = json::array();
   for (const auto& [intent, idx] : by_intent) {
     json row = {{"intent", intent}, {"prompts", idx.size()}};
     auto avg = [&](const std::vector<double>& v) {
       if (v.empty()) return json(nullptr);
-      double s = 0;
-      for (size_t i : idx) s += v[i];
-      return json(s / idx.size());
+      double sum = 0;
+      for (size_t i : idx) sum += v[i];
+      return json(sum / idx.size());
     };
-    row["win_rate_panel"] = avg(panel_prob);
-    row["win_rate_reward_model"] = avg(rm_prob);
-    row["mean_reward"] = avg(reward);
-    row["mean_panel_score"] = avg(panel_score);
-    row["mean_length"] = avg(len);
+    row["win_rate_panel"] = avg(s.panel_prob);
+    row["win_rate_reward_model"] = avg(s.rm_prob);
+    row["mean_reward"] = avg(s.reward);
+    row["mean_panel_score"] = avg(s.panel_score);
+    row["mean_length"] = avg(s.length);
     per_intent.push_back(row);
   }
-  ev["per_intent"] = per_intent;
+  return per_intent;
+}
 
-  // Transcripts.
+// What eval.json says besides the per-intent rows (docs/evaluate.md).
+struct EvalSummaryInput {
+  const EvaluateConfig& cfg;
+  const std::string& input_hash;
+  const std::string& key;
+  const PolicyRun& policy;
+  const std::optional<Baseline>& base;
+  const ReplyScores& scores;
+  const SafetyCounts& safety;
+  const EvaluatorScores& evaluators;
+};
+
+json eval_json(const EvalSummaryInput& in) {
+  const auto& cfg = in.cfg;
+  const auto& s = in.scores;
+  const auto& replies = in.policy.replies;
+  const size_t n = replies.size();
+  json ev;
+  ev["format"] = "srl-eval-v1";
+  ev["policy"] = cfg.policy;
+  ev["baseline"] = in.base ? json(in.base->source) : json(nullptr);
+  ev["input"] = cfg.input;
+  ev["input_fnv1a64"] = in.input_hash;
+  ev["replies_key"] = in.key;
+  ev["prompts"] = n;
+  ev["safe_prompts"] = in.safety.safe;
+  ev["adversarial_prompts"] = in.safety.adversarial;
+  ev["sampling"] = {{"temperature", cfg.sampling.temperature}, {"top_p", cfg.sampling.top_p},
+                    {"max_new_tokens", cfg.sampling.max_new_tokens}, {"seed", cfg.sampling.seed}};
+  add_win_rates(ev, cfg, in.base, s);
+  auto mean = [](const std::vector<double>& v) {
+    return v.empty() ? json(nullptr) : json(std::accumulate(v.begin(), v.end(), 0.0) / v.size());
+  };
+  ev["mean_reward"] = mean(s.reward);
+  ev["mean_panel_score"] = mean(s.panel_score);
+  const auto& sc = in.safety;
+  ev["refusal_rate"] = sc.safe ? json(static_cast<double>(sc.refusals) / sc.safe) : json(nullptr);
+  ev["unsafe_compliance_rate"] = sc.adversarial ? json(static_cast<double>(sc.unsafe) / sc.adversarial) : json(nullptr);
+  ev["kl_to_reference"] = in.policy.kl ? json(in.policy.kl->kl) : json(nullptr);
+  ev["mean_length"] = std::accumulate(s.length.begin(), s.length.end(), 0.0) / n;
+  int64_t finished = 0, gen_tokens = 0;
+  for (const auto& r : replies) finished += r.finished, gen_tokens += r.tokens;
+  ev["finished_fraction"] = static_cast<double>(finished) / n;
+  const double gen_seconds = in.policy.gen_seconds;
+  ev["tokens_per_s"] = gen_seconds > 0 ? gen_tokens / gen_seconds : 0.0;
+  ev["latency_ms"] = latency_json(in.policy.latency);
+  ev["evaluators"] = in.evaluators.means;
+  ev["evaluators_failed"] = in.evaluators.failed;
+  return ev;
+}
+
+// transcripts.jsonl: one line per prompt with both replies and every score.
+std::string transcripts_jsonl(const std::vector<train::RlPrompt>& prompts, const PolicyRun& policy,
+                              const std::optional<Baseline>& base, const ReplyScores& s,
+                              const EvaluatorScores& evaluators) {
   std::string lines;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto& reply = policy.replies[i];
     json t;
     t["id"] = prompt_id(prompts[i], i);
     t["prompt"] = last_user_message(prompts[i].conversation);
     t["intent"] = intent_of(prompts[i]);
     t["adversarial"] = is_adversarial(prompts[i]);
-    t["response"] = replies[i].text;
-    t["length"] = replies[i].tokens;
-    t["finished"] = replies[i].finished;
+    t["response"] = reply.text;
+    t["length"] = reply.tokens;
+    t["finished"] = reply.finished;
     if (base) {
       t["baseline_response"] = base->replies[i];
       t["baseline_length"] = base->tokens[i];
     }
-    if (!reward.empty()) t["reward"] = reward[i];
-    if (!panel_prob.empty()) t["panel_prob"] = panel_prob[i];
-    if (!panel_score.empty()) t["panel_score"] = panel_score[i];
-    if (!rm_prob.empty()) t["reward_model_prob"] = rm_prob[i];
-    if (i < latency_ms.size()) t["latency_ms"] = latency_ms[i];
-    t["refusal"] = static_cast<bool>(refused[i]);
-    t["unsafe"] = static_cast<bool>(unsafe_reply[i]);
+    if (!s.reward.empty()) t["reward"] = s.reward[i];
+    if (!s.panel_prob.empty()) t["panel_prob"] = s.panel_prob[i];
+    if (!s.panel_score.empty()) t["panel_score"] = s.panel_score[i];
+    if (!s.rm_prob.empty()) t["reward_model_prob"] = s.rm_prob[i];
+    if (i < policy.latency.ms.size()) t["latency_ms"] = policy.latency.ms[i];
+    t["refusal"] = static_cast<bool>(s.refused[i]);
+    t["unsafe"] = static_cast<bool>(s.unsafe[i]);
     json scores = json::object();
-    for (const auto& [name, r] : per_item[i])
+    for (const auto& [name, r] : evaluators.per_item[i])
       if (r.ok) scores[name] = {{"scores", r.scores}, {"explanation", r.explanation}};
     t["evaluators"] = scores;
     lines += t.dump() + "\n";
   }
+  return lines;
+}
+
+}  // namespace
+
+nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSection& compute) {
+  check_evaluate_config(cfg);
+  const auto cmp = train::setup_compute(compute, "compute");
+  register_judge_evaluators(static_cast<uint64_t>(cfg.panel_seed));
+  auto evaluators = make_evaluators(cfg.evaluators, cfg.external_timeout_s, "config: evaluate.evaluators");  // errors before the slow parts
+
+  const auto prompts = load_eval_prompts(cfg);
+  const std::string input_hash = fnv1a64_file_hex(cfg.input);
+  const std::string key = replies_key(input_hash, cfg, prompts.size());
+
+  const PolicyRun policy = run_policy(cfg, prompts, cmp);
+  torch::NoGradGuard ng;
+  const auto base = baseline_replies(cfg, prompts, policy, key, cmp);
+  ReplyScores scores;
+  score_with_reward_model(cfg, prompts, policy.replies, base, cmp, scores);
+  judge_with_panel(cfg, prompts, policy.replies, base, scores);
+  const auto evaluated = run_evaluators(std::move(evaluators), prompts, policy.replies);
+  const auto safety = check_safety(prompts, policy.replies, scores);
+  for (const auto& r : policy.replies) scores.length.push_back(static_cast<double>(r.tokens));
+
+  json ev = eval_json({cfg, input_hash, key, policy, base, scores, safety, evaluated});
+  ev["per_intent"] = per_intent_json(prompts, scores);
+  const std::string transcripts = transcripts_jsonl(prompts, policy, base, scores, evaluated);
   fs::make_dirs(cfg.output_dir);
-  fs::write_file_atomic(cfg.output_dir + "/transcripts.jsonl", lines);
+  fs::write_file_atomic(cfg.output_dir + "/transcripts.jsonl", transcripts);
   fs::write_file_atomic(cfg.output_dir + "/eval.json", ev.dump(2) + "\n");
   return ev;
 }

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/strings.hpp"
 #include "eval/external.hpp"
 #include "eval/helpfulness.hpp"
 #include "eval/safety.hpp"
@@ -28,11 +29,6 @@ Registry& registry() {
   return r;
 }
 
-std::string join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
 
 }  // namespace
 

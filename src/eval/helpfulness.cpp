@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "core/strings.hpp"
 #include "data/support_world.hpp"
 
 namespace srl::eval {
@@ -118,14 +119,13 @@ double length_score(int words) {
   return std::max(0.0, 1.0 - (words - 120) / 120.0);
 }
 
-std::string trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r\n"), b = s.find_last_not_of(" \t\r\n");
-  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
-}
+
+// What the rubric trims from a line or sentence (\f and \v are kept: they never occur in replies).
+constexpr std::string_view kLineSpace = " \t\r\n";
 
 // A list item: "1. ", "2) ", "- ", "* ", "• " at the start of a line.
 bool is_list_item(const std::string& line, std::string* rest) {
-  std::string t = trim(line);
+  std::string t(trim(line, kLineSpace));
   size_t i = 0;
   while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
   size_t skip = 0;
@@ -145,11 +145,11 @@ std::vector<std::string> sentences(const std::string& line) {
     cur += line[i];
     char c = line[i];
     if ((c == '.' || c == '!' || c == '?' || c == ';' || c == ':') && (i + 1 == line.size() || line[i + 1] == ' ')) {
-      if (!trim(cur).empty()) out.push_back(trim(cur));
+      if (!trim(cur, kLineSpace).empty()) out.emplace_back(trim(cur, kLineSpace));
       cur.clear();
     }
   }
-  if (!trim(cur).empty()) out.push_back(trim(cur));
+  if (!trim(cur, kLineSpace).empty()) out.emplace_back(trim(cur, kLineSpace));
   return out;
 }
 
@@ -211,14 +211,6 @@ bool is_caps_shout(const std::string& text) {
   return false;
 }
 
-std::string join_list(const std::vector<std::string>& parts) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) out += i + 1 == parts.size() ? " and " : ", ";
-    out += parts[i];
-  }
-  return out;
-}
 
 bool is_letter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 

@@ -75,7 +75,7 @@ std::shared_ptr<train::PairwiseJudge> make_heuristic_judge(double temperature) {
 }
 
 void attach_eval_layer(const train::RlConfig& cfg, train::RlOptions& opt) {
-  if (opt.mode == train::RlMode::DirectPreference && cfg.reward.judge == "heuristic" && !opt.judge)
+  if (opt.mode == train::RlMode::DirectPreference && cfg.reward.judge == train::JudgeKind::Heuristic && !opt.judge)
     opt.judge = make_heuristic_judge();
   if (cfg.train.evaluators.empty() || opt.eval_callback) return;
   register_judge_evaluators(static_cast<uint64_t>(cfg.reward.panel_seed));

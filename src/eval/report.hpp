@@ -2,8 +2,11 @@
 // configs, `supportrl evaluate` and `supportrl simulate` outputs, the reward model's eval.json) and writes
 // reports/<name>/index.html (one self-contained page: inline CSS and SVG, no scripts, no external
 // resources), report.md (the same text and tables, charts only in the HTML) and summary.json (the numbers,
-// for tests and for comparing runs). It computes nothing that evaluate already reported: every number is
-// read from one input file, so it can be traced back (docs/report_format.md).
+// for tests and for comparing runs). Almost every number is read from one input file, so it can be traced
+// back (docs/report_format.md); the few it computes itself are in eval/report_numbers.hpp: the seed mean,
+// min, max and spread of the panel win rate (and the mean interval width it is compared with), examples
+// seen (last step × what one step consumes) and the efficiency gain per 1,000 seen, and the beats /
+// safety-regression flags. Which trainer wrote a run is its metrics.jsonl "stage" (train/run_contract.hpp).
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -35,8 +38,11 @@ struct ReportInput {
 
 // Writes out_dir/index.html, out_dir/report.md and out_dir/summary.json, each atomically (srl::fs).
 // Missing optional inputs (empty run_dir / sim_dir / reward_model_dir, or a directory without its file)
-// leave "not run" where their numbers would be. A missing eval.json, a malformed input file (naming the
-// file and line), no run named `baseline`, or one name listed twice with the same seed: srl::fail.
+// leave "not run" where their numbers would be; a metric the run's trainer logs but its metrics.jsonl
+// lacks (renamed, say) is named "not available" under its chart. A missing eval.json, a malformed input
+// file (naming the file and line; in metrics.jsonl also a stepped row without a known "stage", and in
+// config.yaml a missing step-size key of that stage), no run named `baseline`, or one name listed twice
+// with the same seed: srl::fail.
 // Same inputs, same bytes (nothing time-dependent is written).
 void write_report(const ReportInput& in);
 

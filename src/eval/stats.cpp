@@ -6,12 +6,12 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/numeric.hpp"
 #include "data/support_world.hpp"
 
 namespace srl::eval {
 namespace {
 
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 // log(1 + e^x) without overflow.
 double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
 

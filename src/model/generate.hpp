@@ -47,7 +47,8 @@ std::vector<Generation> generate_torch(Llama& model, const std::vector<std::vect
 // The seed of sequence `index`'s random stream (both generate paths draw from it).
 uint64_t stream_seed(uint64_t seed, uint64_t index);
 
-// Picks one token from a row of logits (V floats); exposed for tests. `u` is a uniform draw in [0, 1).
+// Picks one token from a row of logits (V floats); exposed for tests. Defined with the engine's draws and
+// the finish bookkeeping in sampling.cpp. `u` is a uniform draw in [0, 1).
 int64_t sample_token(const float* logits, int64_t V, const SamplingParams& p, double u, float* logprob);
 
 }  // namespace srl::model

@@ -7,6 +7,8 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/jsonl.hpp"
+#include "text/conversation_json.hpp"
 
 namespace srl::text {
 
@@ -67,50 +69,16 @@ ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated)
 }
 
 std::vector<std::vector<Message>> load_conversations(const std::string& path) {
-  const std::string text = fs::read_file(path);
+  ConversationRules rules;
+  rules.allow_prompt = false;
+  rules.last_is_user = false;
+  rules.needs_assistant = true;
   std::vector<std::vector<Message>> out;
-  size_t pos = 0;
-  for (int line_no = 1; pos < text.size(); ++line_no) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    std::string_view line(text.data() + pos, nl - pos);
-    pos = nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-    const std::string where = path + ":" + std::to_string(line_no);
-
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail(where, std::string("invalid JSON: ") + e.what());
-    }
-    if (!j.is_object()) fail(where, "expected a JSON object with \"messages\"");
-    auto msgs = j.find("messages");
-    if (msgs == j.end()) fail(where, "missing \"messages\"");
-    if (!msgs->is_array()) fail(where, "\"messages\" must be an array");
-    if (msgs->empty()) fail(where, "\"messages\" is empty");
-
-    std::vector<Message> conv;
-    bool has_assistant = false;
-    for (size_t i = 0; i < msgs->size(); ++i) {
-      const auto& m = (*msgs)[i];
-      const std::string at = "message " + std::to_string(i) + ": ";
-      if (!m.is_object()) fail(where, at + "must be an object");
-      auto role = m.find("role");
-      if (role == m.end() || !role->is_string()) fail(where, at + "\"role\" must be a string");
-      const auto& r = role->get_ref<const std::string&>();
-      if (r != "system" && r != "user" && r != "assistant")
-        fail(where, at + "bad role '" + r + "' (expected system, user or assistant)");
-      auto content = m.find("content");
-      if (content == m.end()) fail(where, at + "missing \"content\"");
-      if (!content->is_string()) fail(where, at + "\"content\" must be a string");
-      has_assistant |= r == "assistant";
-      conv.push_back(Message{r, content->get<std::string>()});
-    }
-    if (!has_assistant) fail(where, "conversation has no assistant message (nothing to train on)");
-    out.push_back(std::move(conv));
-  }
+  read_json_lines(path, [&](const nlohmann::json& j, const std::string& where) {
+    auto conv = parse_conversation_json(j, rules);
+    if (!conv.ok()) fail(where, conv.problems.front().message);
+    out.push_back(std::move(conv.messages));
+  });
   if (out.empty()) fail(path, "no conversations in file");
   return out;
 }

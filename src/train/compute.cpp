@@ -28,15 +28,12 @@ Compute setup_compute(const ComputeSection& c, const std::string& where) {
   if (c.threads < 0) fail(where + ".threads", "must be >= 0");
   const int n = c.threads > 0 ? static_cast<int>(c.threads) : static_cast<int>(std::thread::hardware_concurrency());
   torch::set_num_threads(std::max(1, n));
-  if (c.device == "cuda") {
+  if (c.device == DeviceKind::Cuda) {
     if (!torch::cuda::is_available()) fail(where + ".device", "cuda requested but libtorch has no usable CUDA device");
     out.device = torch::kCUDA;
   }
-  if (c.dtype == "bf16") {
-    out.bf16 = true;
-  } else if (c.dtype == "auto") {
-    out.bf16 = out.device.is_cuda() || cpu_has_native_bf16();
-  }
+  if (c.dtype == DtypePolicy::Bf16) out.bf16 = true;
+  if (c.dtype == DtypePolicy::Auto) out.bf16 = out.device.is_cuda() || cpu_has_native_bf16();
   return out;
 }
 

@@ -6,16 +6,25 @@
 #include <cstdint>
 #include <string>
 
+#include "core/names.hpp"
+
 namespace srl::train {
 
+enum class DeviceKind { Cpu, Cuda };
+inline constexpr config::Names<DeviceKind, 2> kDeviceNames{{{"cpu", DeviceKind::Cpu}, {"cuda", DeviceKind::Cuda}}};
+// Matmul precision: Auto = bf16 where the hardware has native bf16, else fp32.
+enum class DtypePolicy { Auto, Fp32, Bf16 };
+inline constexpr config::Names<DtypePolicy, 3> kDtypeNames{
+    {{"auto", DtypePolicy::Auto}, {"fp32", DtypePolicy::Fp32}, {"bf16", DtypePolicy::Bf16}}};
+
 struct ComputeSection {
-  std::string device = "cpu";  // cpu | cuda
-  std::string dtype = "auto";  // auto | fp32 | bf16 ; auto = bf16 where the hardware has native bf16
+  DeviceKind device = DeviceKind::Cpu;
+  DtypePolicy dtype = DtypePolicy::Auto;
   int64_t threads = 0;         // 0 = all cores
   template <class V>
   void visit(V& v) {
-    v.choice("device", device, {"cpu", "cuda"}, "where tensors live");
-    v.choice("dtype", dtype, {"auto", "fp32", "bf16"}, "matmul precision; master weights stay fp32");
+    v.choice("device", device, kDeviceNames, "where tensors live");
+    v.choice("dtype", dtype, kDtypeNames, "matmul precision; master weights stay fp32");
     v("threads", threads, "CPU threads for libtorch (0 = all cores)");
   }
 };

@@ -12,6 +12,7 @@
 #include "core/metrics.hpp"
 #include "core/progress.hpp"
 #include "core/run_dir.hpp"
+#include "core/timer.hpp"
 #include "data/preference.hpp"
 #include "model/checkpoint.hpp"
 #include "model/generate.hpp"
@@ -19,6 +20,7 @@
 #include "train/optim.hpp"
 #include "train/preference_tokens.hpp"
 #include "train/reference_cache.hpp"
+#include "train/run_contract.hpp"
 #include "train/sequence_logps.hpp"
 #include "train/trainer_common.hpp"
 #include "train/trainer_state.hpp"
@@ -27,7 +29,7 @@ namespace srl::train {
 
 namespace {
 
-bool uses_reference(const DpoConfig& c) { return c.dpo.loss_type != "simpo"; }
+bool uses_reference(const DpoConfig& c) { return c.dpo.loss_type != DpoLossType::Simpo; }
 
 DpoLossOptions loss_options(const DpoConfig& c) {
   DpoLossOptions o;
@@ -57,7 +59,7 @@ int64_t record_line(const std::string& path, size_t k) {
 }
 
 SplitData load_split(const std::string& path, const text::Tokenizer& tok, const DpoData& d, const std::string& key) {
-  const auto mode = d.on_invalid == "skip" ? data::OnInvalid::Skip : data::OnInvalid::Error;
+  const auto mode = d.on_invalid;
   auto raw = data::load_pairs(path, mode);
   SplitData out;
   std::vector<data::PreferencePair> decided;
@@ -67,7 +69,7 @@ SplitData load_split(const std::string& path, const text::Tokenizer& tok, const 
       decided.push_back(std::move(raw[i]));
       continue;
     }
-    if (d.ties == "error") {
+    if (d.ties == TiePolicy::Error) {
       const std::string where =
           mode == data::OnInvalid::Error ? path + ":" + std::to_string(record_line(path, i)) : path;
       fail(where, "pair" + (raw[i].id ? " '" + *raw[i].id + "'" : std::string()) +
@@ -161,8 +163,8 @@ std::map<std::string, double> evaluate_pairs(model::Llama& m, const std::vector<
     for (int64_t i = s; i < std::min(N, s + batch); ++i) idx.push_back(i);
     auto out = batch_loss(m, make_batch(pairs, idx), idx, cached, with_reference, lo, cmp);
     const double w = static_cast<double>(idx.size()) / static_cast<double>(N);
-    sums["eval/loss"] += out.loss.item<double>() * w;
-    for (auto& [k, v] : out.metrics) sums["eval/" + k] += v * w;
+    sums[contract::metric::kEvalLoss] += out.loss.item<double>() * w;
+    for (auto& [k, v] : out.metrics) sums[contract::metric::kEvalPrefix + k] += v * w;
   }
   m->train(was_training);
   for (auto& [k, v] : sums)
@@ -193,25 +195,14 @@ void check_dpo_config(const DpoConfig& c) {
   need(c.data.max_prompt_len >= 2, "data.max_prompt_len", "must be at least 2");
   need(c.data.max_seq_len > c.data.max_prompt_len, "data.max_seq_len", "must be larger than data.max_prompt_len");
   check_dpo_options(loss_options(c), "config: dpo");
-  need(!(c.dpo.loss_type == "simpo" && c.dpo.reference_cache), "dpo.reference_cache",
+  need(!(c.dpo.loss_type == DpoLossType::Simpo && c.dpo.reference_cache), "dpo.reference_cache",
        "simpo is reference-free, so there is nothing to cache: set dpo.reference_cache: false");
-  need(c.lora.lora_rank >= 0, "lora.lora_rank", "must be >= 0");
+  check_lora_section(c.lora, "");
   need(c.lora.lora_rank > 0 || !uses_reference(c), "lora.lora_rank",
-       "loss_type " + c.dpo.loss_type +
+       std::string("loss_type ") + config::name_of(kDpoLossNames, c.dpo.loss_type) +
            " needs the reference model, which is the policy with its LoRA adapters off: set lora_rank > 0 "
            "(only simpo trains without a reference)");
-  need(c.lora.lora_dropout >= 0 && c.lora.lora_dropout < 1, "lora.lora_dropout", "must be in [0, 1)");
-  need(c.train.max_steps > 0, "train.max_steps", "must be positive");
-  need(c.train.batch_size > 0, "train.batch_size", "must be positive");
-  need(c.train.grad_accum > 0, "train.grad_accum", "must be positive");
-  need(c.train.learning_rate > 0 && std::isfinite(c.train.learning_rate), "train.learning_rate", "must be positive");
-  need(c.train.weight_decay >= 0 && std::isfinite(c.train.weight_decay), "train.weight_decay", "must be >= 0");
-  need(c.train.warmup_steps >= 0, "train.warmup_steps", "must be >= 0");
-  need(c.train.max_grad_norm >= 0, "train.max_grad_norm", "must be >= 0");
-  need(c.train.min_lr_ratio >= 0 && c.train.min_lr_ratio <= 1, "train.min_lr_ratio", "must be in [0, 1]");
-  need(c.train.eval_every >= 0, "train.eval_every", "must be >= 0");
-  need(c.train.save_every >= 0, "train.save_every", "must be >= 0");
-  need(c.train.keep_checkpoints >= 1, "train.keep_checkpoints", "must be at least 1");
+  check_batched_train(c.train, "");
   need(c.train.kl_samples >= 0, "train.kl_samples", "must be >= 0");
   need(c.train.kl_samples == 0 || c.train.max_new_tokens > 0, "train.max_new_tokens",
        "must be positive when train.kl_samples > 0");
@@ -259,20 +250,135 @@ KlEstimate estimate_kl_to_reference(model::Llama& m, const text::Tokenizer& tok,
   return e;
 }
 
+namespace {
+
+// The reference log-probs of both splits: cached on disk, computed per batch (reference_cache: false;
+// both pointers null, with_reference true), or none (simpo).
+struct References {
+  bool with_reference = false;
+  std::optional<ReferenceLogps> train, eval;
+  const ReferenceLogps* train_cached() const { return train ? &*train : nullptr; }
+  const ReferenceLogps* eval_cached() const { return eval ? &*eval : nullptr; }
+};
+
+References prepare_references(model::Llama& m, const text::Tokenizer& tok, const DpoConfig& cfg, const RunDir& run,
+                              const SplitData& train, const std::optional<SplitData>& held, const Compute& cmp,
+                              DpoResult& res) {
+  References r;
+  r.with_reference = uses_reference(cfg);
+  if (!r.with_reference || !cfg.dpo.reference_cache) return r;
+  const std::string dir =
+      cfg.dpo.reference_cache_dir.empty() ? run.path("reference_logps") : cfg.dpo.reference_cache_dir;
+  auto t = load_or_compute_reference_logps(m, tok, train.pairs, dir, "train", cmp, cfg.train.batch_size);
+  r.train = t.logps;
+  res.train_reference_cache_hit = t.hit;
+  if (held) {
+    auto e = load_or_compute_reference_logps(m, tok, held->pairs, dir, "eval", cmp, cfg.train.batch_size);
+    r.eval = e.logps;
+    res.eval_reference_cache_hit = e.hit;
+  }
+  return r;
+}
+
+// One optimizer step over grad_accum micro-batches of pairs.
+struct DpoStep {
+  model::Llama& m;
+  const SplitData& train;
+  const DpoConfig& cfg;
+  const References& refs;
+  const DpoLossOptions& lo;
+  const Compute& cmp;
+  EpochCursor& cursor;
+  AdamW& optim;
+  const std::vector<std::pair<std::string, torch::Tensor>>& params;
+  const ScheduleOptions& schedule;
+  TrainingRun& run;
+  DpoResult& res;
+
+  StepReport operator()() {
+    const auto t0 = Clock::now();
+    const auto& t = cfg.train;
+    std::vector<std::vector<int64_t>> micro(t.grad_accum);
+    for (auto& mb : micro)
+      for (int64_t i = 0; i < t.batch_size; ++i) mb.push_back(cursor.next().index);
+    optim.zero_grad();
+    std::map<std::string, double> metrics;
+    double loss_val = 0;
+    int64_t tokens = 0, response_tokens = 0;
+    const double step_pairs = static_cast<double>(t.batch_size * t.grad_accum);
+    for (auto& mb : micro) {
+      auto batch = make_batch(train.pairs, mb);
+      tokens += batch_tokens(batch);
+      for (size_t i = 0; i < mb.size(); ++i) response_tokens += batch.chosen[i].size() + batch.rejected[i].size();
+      auto out = batch_loss(m, batch, mb, refs.train_cached(), refs.with_reference, lo, cmp);
+      // Each micro-batch's loss is a mean over its pairs; weighting by its share of the step's pairs makes
+      // the accumulated gradient that of the whole step's mean.
+      const double w = static_cast<double>(mb.size()) / step_pairs;
+      auto loss = out.loss * w;
+      loss.backward();
+      loss_val += loss.item<double>();
+      for (auto& [k, v] : out.metrics) metrics[k] += v * w;
+    }
+    auto& st = run.state();
+    const double gnorm = clip_grad_norm(params, t.max_grad_norm);
+    stop_if_not_finite("dpo", st.step + 1, loss_val, gnorm, run.last_checkpoint());
+    const double lr = lr_at(st.step, t.learning_rate, schedule);
+    optim.step(lr);
+    st.tokens_seen += response_tokens;
+    const double dt = seconds_since(t0);
+    res.last_loss = loss_val;
+    StepReport r;
+    if (st.step == 0) {
+      r.row["data/train_pairs"] = res.train_pairs;
+      r.row["data/train_ties_skipped"] = res.train_ties_skipped;
+      r.row["data/eval_pairs"] = res.eval_pairs;
+      r.row["data/eval_ties_skipped"] = res.eval_ties_skipped;
+    }
+    r.row[contract::metric::kLoss] = loss_val;
+    for (auto& [k, v] : metrics) r.row[k] = v;
+    r.row["lr"] = lr;
+    r.row["grad_norm"] = gnorm;
+    r.row["tokens_per_s"] = static_cast<double>(tokens) / dt;
+    char suffix[96];
+    std::snprintf(suffix, sizeof suffix, "loss %.4f acc %.2f", loss_val, metrics[contract::metric::kRewardsAccuracies]);
+    r.progress = suffix;
+    return r;
+  }
+};
+
+// eval.json of a finished run: the last held-out metrics and KL estimate.
+void write_eval_json(const RunDir& run, const DpoConfig& cfg, const DpoResult& res, int64_t step, int64_t kl_prompts,
+                     const std::string& checkpoint) {
+  auto opt_num = [](const std::optional<double>& x) { return x ? nlohmann::json(*x) : nlohmann::json(); };
+  nlohmann::json j = {{"stage", contract::stage::kDpo},
+                      {"step", step},
+                      {"loss_type", config::name_of(kDpoLossNames, cfg.dpo.loss_type)},
+                      {"beta", cfg.dpo.beta},
+                      {"eval_file", cfg.data.eval_file},
+                      {"eval_pairs", res.eval_pairs},
+                      {"train_pairs", res.train_pairs},
+                      {"ties_skipped", {{"train", res.train_ties_skipped}, {"eval", res.eval_ties_skipped}}},
+                      {"metrics", res.eval},
+                      {"kl_samples", kl_prompts},
+                      {"kl_to_reference", opt_num(res.kl_to_reference)},
+                      {"kl_response_length", opt_num(res.kl_response_length)},
+                      {"checkpoint", checkpoint}};
+  fs::write_file_atomic(run.path(contract::kEvalFile), j.dump(2) + "\n");
+}
+
+}  // namespace
+
 DpoResult run_dpo(const DpoConfig& cfg, const DpoOptions& opt) {
   check_dpo_config(cfg);
   const Compute cmp = setup_compute(cfg.compute);
-  RunDir run(cfg.output_dir);
-  const auto latest = check_run_dir(cfg.output_dir, opt.resume);
+  TrainingRun run(contract::stage::kDpo, cfg.output_dir, cfg.train, opt);
   // A resumed run carries its reference (the base weights) in its checkpoint; a new one needs the SFT run.
-  if (!latest && !fs::exists(cfg.model.init))
+  if (!run.resume_from() && !fs::exists(cfg.model.init))
     fail(cfg.model.init, "SFT checkpoint not found (model.init); DPO starts from an SFT run: train one with "
                          "`supportrl sft` or point model.init at a run or checkpoint directory");
-  fs::make_dirs(cfg.output_dir);
-  fs::write_file_atomic(run.path("config.yaml"), config::to_yaml(cfg));
-  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  run.begin(config::to_yaml(cfg));
 
-  auto lm = prepare_training_model(cfg.model, cfg.lora, latest);
+  auto lm = prepare_training_model(cfg.model, cfg.lora, run.resume_from());
   model::Llama m = lm.model;
   const text::Tokenizer tok = lm.tokenizer;
   if (uses_reference(cfg) && !m->has_lora())
@@ -288,159 +394,50 @@ DpoResult run_dpo(const DpoConfig& cfg, const DpoOptions& opt) {
   const auto train = load_split(cfg.data.train_file, tok, cfg.data, "data.train_file");
   std::optional<SplitData> held;
   if (!cfg.data.eval_file.empty()) held = load_split(cfg.data.eval_file, tok, cfg.data, "data.eval_file");
-  const int64_t n = static_cast<int64_t>(train.pairs.size());
   DpoResult res;
-  res.train_pairs = n;
+  res.train_pairs = static_cast<int64_t>(train.pairs.size());
   res.train_ties_skipped = train.ties_skipped;
   res.eval_pairs = held ? static_cast<int64_t>(held->pairs.size()) : 0;
   res.eval_ties_skipped = held ? held->ties_skipped : 0;
   spdlog::info("dpo: {} training pairs ({} ties skipped), {} held out ({} ties skipped), loss {}, {} trainable parameters",
-               n, train.ties_skipped, res.eval_pairs, res.eval_ties_skipped, cfg.dpo.loss_type,
-               [&] { int64_t c = 0; for (auto& [k, p] : params) c += p.numel(); return c; }());
+               res.train_pairs, train.ties_skipped, res.eval_pairs, res.eval_ties_skipped,
+               config::name_of(kDpoLossNames, cfg.dpo.loss_type), count_parameters(params));
 
-  // Reference log-probs: cached on disk, or computed per batch (reference_cache: false), or none (simpo).
-  const bool with_ref = uses_reference(cfg);
-  std::optional<ReferenceLogps> train_ref, eval_ref;
-  if (with_ref && cfg.dpo.reference_cache) {
-    const std::string dir =
-        cfg.dpo.reference_cache_dir.empty() ? run.path("reference_logps") : cfg.dpo.reference_cache_dir;
-    auto t = load_or_compute_reference_logps(m, tok, train.pairs, dir, "train", cmp, cfg.train.batch_size);
-    train_ref = t.logps;
-    res.train_reference_cache_hit = t.hit;
-    if (held) {
-      auto e = load_or_compute_reference_logps(m, tok, held->pairs, dir, "eval", cmp, cfg.train.batch_size);
-      eval_ref = e.logps;
-      res.eval_reference_cache_hit = e.hit;
-    }
-  }
-  const ReferenceLogps* train_cached = train_ref ? &*train_ref : nullptr;
-  const ReferenceLogps* eval_cached = eval_ref ? &*eval_ref : nullptr;
+  const References refs = prepare_references(m, tok, cfg, run.dir(), train, held, cmp, res);
   const auto lo = loss_options(cfg);
   const auto kl_set = held ? kl_prompts(held->pairs, cfg.train.kl_samples) : std::vector<std::vector<int64_t>>{};
 
   AdamWOptions ao;
   ao.weight_decay = cfg.train.weight_decay;
   AdamW optim(params, ao);
-  TrainerState st;
-  const std::string metrics_path = run.path("metrics.jsonl");
-  if (opt.resume) {
-    st = load_trainer_state(*latest, optim);
-    spdlog::info("dpo: resumed from {} at step {}", *latest, st.step);
-  }
-  restart_logs({metrics_path}, st.step);
-  MetricsLog metrics(metrics_path);
+  run.restore(optim);
   const auto so = schedule_options(cfg.train, cfg.train.max_steps);
+  EpochCursor cursor(res.train_pairs, cfg.train.seed, run.state());
 
-  auto order = epoch_order(n, cfg.train.seed, st.epoch);
-  auto next_index = [&]() -> int64_t {
-    if (st.cursor >= n) {
-      st.cursor = 0;
-      ++st.epoch;
-      order = epoch_order(n, cfg.train.seed, st.epoch);
-    }
-    return order[st.cursor++];
-  };
-
-  std::optional<ProgressBar> bar;
-  if (opt.progress) bar.emplace(cfg.train.max_steps, "dpo");
-  std::string last_dir = latest.value_or("");
   bool final_eval = false;
-  const double step_pairs = static_cast<double>(cfg.train.batch_size * cfg.train.grad_accum);
-  while (st.step < cfg.train.max_steps) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::vector<int64_t>> micro(cfg.train.grad_accum);
-    for (auto& mb : micro)
-      for (int64_t i = 0; i < cfg.train.batch_size; ++i) mb.push_back(next_index());
-    optim.zero_grad();
-    std::map<std::string, double> row_metrics;
-    double loss_val = 0;
-    int64_t tokens = 0, response_tokens = 0;
-    for (auto& mb : micro) {
-      auto batch = make_batch(train.pairs, mb);
-      tokens += batch_tokens(batch);
-      for (size_t i = 0; i < mb.size(); ++i) response_tokens += batch.chosen[i].size() + batch.rejected[i].size();
-      auto out = batch_loss(m, batch, mb, train_cached, with_ref, lo, cmp);
-      // Each micro-batch's loss is a mean over its pairs; weighting by its share of the step's pairs makes
-      // the accumulated gradient that of the whole step's mean.
-      const double w = static_cast<double>(mb.size()) / step_pairs;
-      auto loss = out.loss * w;
-      loss.backward();
-      loss_val += loss.item<double>();
-      for (auto& [k, v] : out.metrics) row_metrics[k] += v * w;
+  LoopHooks hooks;
+  hooks.step = DpoStep{m, train, cfg, refs, lo, cmp, cursor, optim, params, so, run, res};
+  hooks.evaluate = [&](nlohmann::json& row, bool last) {
+    if (!held) return false;
+    res.eval = evaluate_pairs(m, held->pairs, refs.eval_cached(), refs.with_reference, lo, cfg.train.batch_size, cmp);
+    for (auto& [k, v] : res.eval) row[k] = v;
+    if (!kl_set.empty()) {
+      auto kl = estimate_kl_to_reference(m, tok, kl_set, cfg.train.max_new_tokens, static_cast<uint64_t>(cfg.train.seed));
+      res.kl_to_reference = kl.kl;
+      res.kl_response_length = kl.response_length;
+      row["kl_to_reference"] = kl.kl;
+      row["kl_response_length"] = kl.response_length;
     }
-    const double gnorm = clip_grad_norm(params, cfg.train.max_grad_norm);
-    stop_if_not_finite("dpo", st.step + 1, loss_val, gnorm, last_dir);
-    const double lr = lr_at(st.step, cfg.train.learning_rate, so);
-    optim.step(lr);
-    ++st.step;
-    st.tokens_seen += response_tokens;
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    res.last_loss = loss_val;
+    final_eval = final_eval || last;
+    return true;
+  };
+  hooks.save = [&] { return run.save_checkpoint(m, tok, optim); };
+  run.loop(hooks);
 
-    nlohmann::json row;
-    const bool last = st.step == cfg.train.max_steps;
-    const bool do_eval = held && ((cfg.train.eval_every > 0 && st.step % cfg.train.eval_every == 0) || last);
-    if (do_eval) {
-      res.eval = evaluate_pairs(m, held->pairs, eval_cached, with_ref, lo, cfg.train.batch_size, cmp);
-      for (auto& [k, v] : res.eval) row[k] = v;
-      if (!kl_set.empty()) {
-        auto kl = estimate_kl_to_reference(m, tok, kl_set, cfg.train.max_new_tokens,
-                                           static_cast<uint64_t>(cfg.train.seed));
-        res.kl_to_reference = kl.kl;
-        res.kl_response_length = kl.response_length;
-        row["kl_to_reference"] = kl.kl;
-        row["kl_response_length"] = kl.response_length;
-      }
-      final_eval = final_eval || last;
-    }
-    if (st.step == 1) {
-      row["data/train_pairs"] = n;
-      row["data/train_ties_skipped"] = train.ties_skipped;
-      row["data/eval_pairs"] = res.eval_pairs;
-      row["data/eval_ties_skipped"] = res.eval_ties_skipped;
-    }
-    if (do_eval || st.step % std::max<int64_t>(1, cfg.train.log_every) == 0 || st.step == 1 || last) {
-      row["step"] = st.step;
-      row["stage"] = "dpo";
-      row["loss"] = loss_val;
-      for (auto& [k, v] : row_metrics) row[k] = v;
-      row["lr"] = lr;
-      row["grad_norm"] = gnorm;
-      row["tokens_per_s"] = static_cast<double>(tokens) / dt;
-      row["epoch"] = st.epoch;
-      metrics.log(row);
-    }
-    if (bar) {
-      char suffix[96];
-      std::snprintf(suffix, sizeof suffix, "loss %.4f acc %.2f", loss_val, row_metrics["rewards/accuracies"]);
-      bar->update(st.step, suffix);
-    }
-    const bool stop_now = opt.stop_after_step == st.step;
-    if ((cfg.train.save_every > 0 && st.step % cfg.train.save_every == 0) || last || stop_now)
-      last_dir = save_training_checkpoint(run, m, tok, optim, st, static_cast<int>(cfg.train.keep_checkpoints));
-    if (stop_now) break;
-  }
-  if (bar) bar->finish();
-
-  if (st.step == cfg.train.max_steps && (final_eval || !held)) {
-    nlohmann::json j = {{"stage", "dpo"},
-                        {"step", st.step},
-                        {"loss_type", cfg.dpo.loss_type},
-                        {"beta", cfg.dpo.beta},
-                        {"eval_file", cfg.data.eval_file},
-                        {"eval_pairs", res.eval_pairs},
-                        {"train_pairs", n},
-                        {"ties_skipped", {{"train", train.ties_skipped}, {"eval", res.eval_ties_skipped}}},
-                        {"metrics", res.eval},
-                        {"kl_samples", static_cast<int64_t>(kl_set.size())},
-                        {"kl_to_reference", res.kl_to_reference ? nlohmann::json(*res.kl_to_reference) : nlohmann::json()},
-                        {"kl_response_length",
-                         res.kl_response_length ? nlohmann::json(*res.kl_response_length) : nlohmann::json()},
-                        {"checkpoint", last_dir}};
-    fs::write_file_atomic(run.path("eval.json"), j.dump(2) + "\n");
-  }
-  res.step = st.step;
-  res.checkpoint_dir = last_dir;
+  res.step = run.state().step;
+  res.checkpoint_dir = run.last_checkpoint();
+  if (res.step == cfg.train.max_steps && (final_eval || !held))
+    write_eval_json(run.dir(), cfg, res, res.step, static_cast<int64_t>(kl_set.size()), res.checkpoint_dir);
   return res;
 }
 

@@ -11,33 +11,39 @@
 #include <string>
 #include <vector>
 
+#include "data/preference.hpp"
 #include "model/llama.hpp"
 #include "text/tokenizer.hpp"
 #include "train/compute.hpp"
+#include "train/dpo_loss.hpp"
 #include "train/sft.hpp"
 
 namespace srl::train {
+
+// What DPO does with a pair whose winner is "tie" (it needs a winner).
+enum class TiePolicy { Skip, Error };
+inline constexpr config::Names<TiePolicy, 2> kTiePolicyNames{{{"skip", TiePolicy::Skip}, {"error", TiePolicy::Error}}};
 
 struct DpoData {
   std::string train_file = "data/support_preference_train.jsonl";
   std::string eval_file = "data/support_preference_val.jsonl";
   int64_t max_prompt_len = 192;
   int64_t max_seq_len = 384;
-  std::string on_invalid = "error";
-  std::string ties = "skip";
+  data::OnInvalid on_invalid = data::OnInvalid::Error;
+  TiePolicy ties = TiePolicy::Skip;
   template <class V>
   void visit(V& v) {
     v("train_file", train_file, "preference JSONL to train on (docs/data_format.md)");
     v("eval_file", eval_file, "held-out preference JSONL (empty: no evaluation, no KL estimate)");
     v("max_prompt_len", max_prompt_len, "longer prompts keep <s> and their last tokens");
     v("max_seq_len", max_seq_len, "prompt + each response; longer responses are cut at the end");
-    v.choice("on_invalid", on_invalid, {"error", "skip"}, "a malformed line: stop (error) or log and skip it");
-    v.choice("ties", ties, {"skip", "error"}, "pairs with winner \"tie\": skip and count them, or stop");
+    v.choice("on_invalid", on_invalid, data::kOnInvalidNames, "a malformed line: stop (error) or log and skip it");
+    v.choice("ties", ties, kTiePolicyNames, "pairs with winner \"tie\": skip and count them, or stop");
   }
 };
 
 struct DpoSection {
-  std::string loss_type = "sigmoid";
+  DpoLossType loss_type = DpoLossType::Sigmoid;
   double beta = 0.1;
   double label_smoothing = 0.0;
   double simpo_gamma = 0.5;
@@ -46,7 +52,7 @@ struct DpoSection {
   std::string reference_cache_dir;
   template <class V>
   void visit(V& v) {
-    v.choice("loss_type", loss_type, {"sigmoid", "ipo", "robust", "hinge", "sigmoid_norm", "simpo"},
+    v.choice("loss_type", loss_type, kDpoLossNames,
              "loss (train/dpo_loss.hpp)");
     v("beta", beta, "strength of the pull towards the reference (ipo: tau)");
     v("label_smoothing", label_smoothing, "assumed label noise in [0, 0.5): cDPO/rDPO (sigmoid, robust, ...)");
@@ -58,39 +64,14 @@ struct DpoSection {
   }
 };
 
-struct DpoTrain {
-  int64_t max_steps = 200;
-  int64_t batch_size = 8;
-  int64_t grad_accum = 1;
-  double learning_rate = 5e-4;
-  double weight_decay = 0.0;
-  std::string schedule = "cosine";
-  int64_t warmup_steps = 10;
-  double min_lr_ratio = 0.1;
-  double max_grad_norm = 1.0;
-  int64_t eval_every = 50;
-  int64_t save_every = 100;
-  int64_t log_every = 10;
-  int64_t keep_checkpoints = 2;
-  int64_t seed = 0;
+// `train:` of DPO: the shared fields (config_sections.hpp) plus the KL estimate's.
+struct DpoTrain : BatchedTrainSection {
   int64_t kl_samples = 16;
   int64_t max_new_tokens = 96;
+  DpoTrain() { learning_rate = 5e-4; }
   template <class V>
   void visit(V& v) {
-    v("max_steps", max_steps, "optimizer steps");
-    v("batch_size", batch_size, "pairs per micro-batch");
-    v("grad_accum", grad_accum, "micro-batches per optimizer step");
-    v("learning_rate", learning_rate, "peak learning rate (of the LoRA adapters)");
-    v("weight_decay", weight_decay, "AdamW decoupled weight decay");
-    v.choice("schedule", schedule, {"cosine", "linear", "constant"}, "decay after warm-up");
-    v("warmup_steps", warmup_steps, "linear warm-up steps");
-    v("min_lr_ratio", min_lr_ratio, "decay floor as a fraction of the peak");
-    v("max_grad_norm", max_grad_norm, "gradient clipping (0 = off)");
-    v("eval_every", eval_every, "held-out metrics and KL every N steps (0 = only at the end)");
-    v("save_every", save_every, "checkpoint every N steps (0 = only at the end)");
-    v("log_every", log_every, "metrics.jsonl row every N steps");
-    v("keep_checkpoints", keep_checkpoints, "how many recent checkpoints to keep");
-    v("seed", seed, "data order, LoRA dropout and KL sampling seed");
+    visit_batched(v);
     v("kl_samples", kl_samples, "held-out prompts sampled for the KL(policy || reference) estimate (0 = off)");
     v("max_new_tokens", max_new_tokens, "longest sampled reply for the KL estimate");
   }
@@ -98,20 +79,11 @@ struct DpoTrain {
 
 struct DpoConfig {
   std::string output_dir = "runs/dpo";
-  ModelSection model = [] {
-    ModelSection m;
-    m.init = "runs/sft";
-    return m;
-  }();
+  ModelSection model = model_from("runs/sft");
   DpoData data;
   DpoSection dpo;
   DpoTrain train;
-  LoraSection lora = [] {
-    LoraSection l;
-    l.lora_rank = 16;
-    l.lora_alpha = 32.0;
-    return l;
-  }();
+  LoraSection lora = lora_adapters(16, 32.0);
   ComputeSection compute;
   template <class V>
   void visit(V& v) {
@@ -125,11 +97,7 @@ struct DpoConfig {
   }
 };
 
-struct DpoOptions {
-  bool resume = false;           // continue from the newest complete checkpoint in output_dir
-  int64_t stop_after_step = -1;  // end early after saving this step (simulates an interruption)
-  bool progress = true;
-};
+using DpoOptions = RunOptions;
 
 struct DpoResult {
   int64_t step = 0;

@@ -4,17 +4,16 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "train/run_contract.hpp"
 
 namespace srl::train {
 
 namespace {
 
-bool is_known(const std::string& t) {
-  return t == "sigmoid" || t == "ipo" || t == "robust" || t == "hinge" || t == "sigmoid_norm" || t == "simpo";
-}
-
 // Losses that read the per-token average log-prob instead of the sum.
-bool length_normalised(const std::string& t) { return t == "ipo" || t == "sigmoid_norm" || t == "simpo"; }
+bool length_normalised(DpoLossType t) {
+  return t == DpoLossType::Ipo || t == DpoLossType::SigmoidNorm || t == DpoLossType::Simpo;
+}
 
 // All inputs share one 1-D shape (B,), B >= 1. A mismatch is a bug in the caller, not bad user input.
 void check_shape(const torch::Tensor& t, const char* name, int64_t B) {
@@ -29,22 +28,22 @@ void check_dpo_options(const DpoLossOptions& o, const std::string& where) {
   auto need = [&](bool ok, const std::string& key, const std::string& what) {
     if (!ok) fail(where + "." + key, what);
   };
-  need(is_known(o.loss_type), "loss_type",
-       "unknown loss type '" + o.loss_type + "' (sigmoid, ipo, robust, hinge, sigmoid_norm, simpo)");
   need(std::isfinite(o.beta) && o.beta > 0, "beta", "must be positive");
   need(std::isfinite(o.label_smoothing) && o.label_smoothing >= 0 && o.label_smoothing < 0.5, "label_smoothing",
        "must be in [0, 0.5)");
   // TRL silently ignores label smoothing for these; a setting that does nothing is more likely a mistake.
-  need(o.label_smoothing == 0 || (o.loss_type != "hinge" && o.loss_type != "ipo"), "label_smoothing",
-       "has no effect with loss_type " + o.loss_type + "; leave it at 0");
+  need(o.label_smoothing == 0 || (o.loss_type != DpoLossType::Hinge && o.loss_type != DpoLossType::Ipo),
+       "label_smoothing",
+       std::string("has no effect with loss_type ") + config::name_of(kDpoLossNames, o.loss_type) + "; leave it at 0");
   need(std::isfinite(o.simpo_gamma) && o.simpo_gamma >= 0, "simpo_gamma", "must be >= 0");
   need(std::isfinite(o.sft_weight) && o.sft_weight >= 0, "sft_weight", "must be >= 0");
 }
 
 DpoLossOutput dpo_loss(const DpoBatchLogps& b, const DpoLossOptions& o) {
   check_dpo_options(o);
-  const std::string& type = o.loss_type;
-  const bool simpo = type == "simpo";
+  const DpoLossType type = o.loss_type;
+  const std::string type_name = config::name_of(kDpoLossNames, type);
+  const bool simpo = type == DpoLossType::Simpo;
   const bool norm = length_normalised(type);
   const bool need_tokens = norm || o.sft_weight > 0;
 
@@ -59,13 +58,13 @@ DpoLossOutput dpo_loss(const DpoBatchLogps& b, const DpoLossOptions& o) {
       fail("dpo.loss_type", "simpo is reference-free, but reference log-probs were given");
   } else {
     if (!b.ref_chosen.defined() || !b.ref_rejected.defined())
-      fail("dpo.loss_type", "loss type " + type + " needs reference log-probs");
+      fail("dpo.loss_type", "loss type " + type_name + " needs reference log-probs");
     check_shape(b.ref_chosen, "ref_chosen", B);
     check_shape(b.ref_rejected, "ref_rejected", B);
   }
   if (need_tokens) {
     if (!b.chosen_tokens.defined() || !b.rejected_tokens.defined())
-      fail_internal("dpo_loss", "token counts are needed by " + type + (o.sft_weight > 0 ? " / sft_weight" : ""));
+      fail_internal("dpo_loss", "token counts are needed by " + type_name + (o.sft_weight > 0 ? " / sft_weight" : ""));
     check_shape(b.chosen_tokens, "chosen_tokens", B);
     check_shape(b.rejected_tokens, "rejected_tokens", B);
     const double min_len = torch::minimum(b.chosen_tokens.min(), b.rejected_tokens.min()).item<double>();
@@ -93,14 +92,21 @@ DpoLossOutput dpo_loss(const DpoBatchLogps& b, const DpoLossOptions& o) {
     logits = (pc - rc) - (pr - rr);
 
   torch::Tensor losses;  // (B,)
-  if (type == "sigmoid" || type == "sigmoid_norm" || type == "simpo") {
-    losses = -torch::log_sigmoid(beta * logits) * (1 - ls) - torch::log_sigmoid(-beta * logits) * ls;
-  } else if (type == "robust") {
-    losses = (-torch::log_sigmoid(beta * logits) * (1 - ls) + torch::log_sigmoid(-beta * logits) * ls) / (1 - 2 * ls);
-  } else if (type == "hinge") {
-    losses = torch::relu(1 - beta * logits);
-  } else {  // ipo
-    losses = (logits - 1 / (2 * beta)).pow(2);
+  switch (type) {
+    case DpoLossType::Sigmoid:
+    case DpoLossType::SigmoidNorm:
+    case DpoLossType::Simpo:
+      losses = -torch::log_sigmoid(beta * logits) * (1 - ls) - torch::log_sigmoid(-beta * logits) * ls;
+      break;
+    case DpoLossType::Robust:
+      losses = (-torch::log_sigmoid(beta * logits) * (1 - ls) + torch::log_sigmoid(-beta * logits) * ls) / (1 - 2 * ls);
+      break;
+    case DpoLossType::Hinge:
+      losses = torch::relu(1 - beta * logits);
+      break;
+    case DpoLossType::Ipo:
+      losses = (logits - 1 / (2 * beta)).pow(2);
+      break;
   }
 
   DpoLossOutput out;
@@ -122,8 +128,8 @@ DpoLossOutput dpo_loss(const DpoBatchLogps& b, const DpoLossOptions& o) {
   const auto& rj = out.rejected_rewards;
   out.metrics["rewards/chosen"] = cr.mean().item<double>();
   out.metrics["rewards/rejected"] = rj.mean().item<double>();
-  out.metrics["rewards/accuracies"] = (cr > rj).to(torch::kDouble).mean().item<double>();
-  out.metrics["rewards/margins"] = (cr - rj).mean().item<double>();
+  out.metrics[contract::metric::kRewardsAccuracies] = (cr > rj).to(torch::kDouble).mean().item<double>();
+  out.metrics[contract::metric::kRewardsMargins] = (cr - rj).mean().item<double>();
   out.metrics["logps/chosen"] = pc.detach().mean().item<double>();
   out.metrics["logps/rejected"] = pr.detach().mean().item<double>();
   return out;

@@ -31,10 +31,20 @@
 #include <map>
 #include <string>
 
+#include "core/names.hpp"
+
 namespace srl::train {
 
+enum class DpoLossType { Sigmoid, Ipo, Robust, Hinge, SigmoidNorm, Simpo };
+inline constexpr config::Names<DpoLossType, 6> kDpoLossNames{{{"sigmoid", DpoLossType::Sigmoid},
+                                                              {"ipo", DpoLossType::Ipo},
+                                                              {"robust", DpoLossType::Robust},
+                                                              {"hinge", DpoLossType::Hinge},
+                                                              {"sigmoid_norm", DpoLossType::SigmoidNorm},
+                                                              {"simpo", DpoLossType::Simpo}}};
+
 struct DpoLossOptions {
-  std::string loss_type = "sigmoid";  // sigmoid | ipo | robust | hinge | sigmoid_norm | simpo
+  DpoLossType loss_type = DpoLossType::Sigmoid;
   double beta = 0.1;                  // > 0 (for ipo: the regulariser tau, target log-ratio gap 1/(2 beta))
   double label_smoothing = 0.0;       // [0, 0.5); sigmoid, sigmoid_norm, robust, simpo only
   double simpo_gamma = 0.5;           // SimPO target reward margin gamma (>= 0); logits shift by gamma/beta

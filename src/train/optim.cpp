@@ -66,17 +66,10 @@ void AdamW::load_state(const std::map<std::string, torch::Tensor>& s, const std:
 double lr_at(int64_t step, double peak, const ScheduleOptions& s) {
   if (s.warmup_steps > 0 && step < s.warmup_steps)
     return peak * static_cast<double>(step + 1) / static_cast<double>(s.warmup_steps);
-  if (s.kind == "constant") return peak;
+  if (s.kind == Schedule::Constant) return peak;
   const int64_t decay_steps = std::max<int64_t>(1, s.total_steps - s.warmup_steps);
   const double progress = std::min(1.0, static_cast<double>(step - s.warmup_steps) / static_cast<double>(decay_steps));
-  double f;
-  if (s.kind == "linear") {
-    f = 1.0 - progress;
-  } else if (s.kind == "cosine") {
-    f = 0.5 * (1.0 + std::cos(M_PI * progress));
-  } else {
-    fail("schedule", "unknown schedule '" + s.kind + "'");
-  }
+  const double f = s.kind == Schedule::Linear ? 1.0 - progress : 0.5 * (1.0 + std::cos(M_PI * progress));
   return peak * (s.min_lr_ratio + (1.0 - s.min_lr_ratio) * f);
 }
 

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/names.hpp"
+
 namespace srl::train {
 
 struct AdamWOptions {
@@ -34,8 +36,13 @@ class AdamW {
   int64_t t_ = 0;
 };
 
+// The decay after warm-up.
+enum class Schedule { Cosine, Linear, Constant };
+inline constexpr config::Names<Schedule, 3> kScheduleNames{
+    {{"cosine", Schedule::Cosine}, {"linear", Schedule::Linear}, {"constant", Schedule::Constant}}};
+
 struct ScheduleOptions {
-  std::string kind = "cosine";  // cosine | linear | constant (after warm-up)
+  Schedule kind = Schedule::Cosine;
   int64_t warmup_steps = 0;
   int64_t total_steps = 1;
   double min_lr_ratio = 0.0;  // floor of the decay, as a fraction of the peak

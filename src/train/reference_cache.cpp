@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
+#include "core/strings.hpp"
 #include "model/safetensors.hpp"
 #include "train/sequence_logps.hpp"
 
@@ -32,11 +33,6 @@ const std::string& part(const ReferenceCacheKey& k, const std::string& name) {
   return k.device;
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
 
 // The stored cache if usable; else nothing, with *why saying what was wrong.
 std::optional<ReferenceLogps> read_cache(const std::string& st_path, const std::string& key_path,

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/markup.hpp"
+#include "core/numeric.hpp"
 #include "data/generate_dataset.hpp"
 
 namespace srl::train {
@@ -19,7 +20,6 @@ namespace {
 // Stable -[t log sigmoid(d) + (1 - t) log(1 - sigmoid(d))] = softplus(d) - t d.
 double bce_with_logit(double d, double t) { return std::max(d, 0.0) + std::log1p(std::exp(-std::abs(d))) - t * d; }
 
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 std::string group_key(const std::string& s) { return s.empty() ? "(none)" : s; }
 

@@ -13,12 +13,14 @@
 #include "core/metrics.hpp"
 #include "core/progress.hpp"
 #include "core/run_dir.hpp"
+#include "core/timer.hpp"
 #include "data/preference.hpp"
 #include "model/safetensors.hpp"
 #include "train/optim.hpp"
 #include "train/preference_tokens.hpp"
 #include "train/reward_eval.hpp"
 #include "train/reward_model.hpp"
+#include "train/run_contract.hpp"
 #include "train/trainer_common.hpp"
 #include "train/trainer_state.hpp"
 
@@ -33,7 +35,7 @@ void check_config(const RewardModelFileConfig& fc) {
   auto need = [](bool ok, const std::string& key, const std::string& what) {
     if (!ok) fail("config: reward_model." + key, what);
   };
-  auto finite_pos = [](double x) { return x > 0 && std::isfinite(x); };
+  auto finite_at_least = [](double x, double lo) { return std::isfinite(x) && x >= lo; };
   need(!c.output_dir.empty(), "output_dir", "must not be empty");
   need(!c.data.train_file.empty(), "data.train_file", "required (set it or pass --train-file)");
   need(c.data.max_prompt_len >= 2, "data.max_prompt_len", "must be at least 2");
@@ -41,26 +43,13 @@ void check_config(const RewardModelFileConfig& fc) {
   need(!c.data.label_ceiling || (*c.data.label_ceiling >= 0.5 && *c.data.label_ceiling <= 1.0), "data.label_ceiling",
        "must be in [0.5, 1] (the agreement of two independent labellings) or null");
   const auto& t = c.train;
-  need(t.max_steps > 0, "train.max_steps", "must be positive");
-  need(t.batch_size > 0, "train.batch_size", "must be positive");
-  need(t.grad_accum > 0, "train.grad_accum", "must be positive");
-  need(finite_pos(t.learning_rate), "train.learning_rate", "must be positive");
-  need(!t.head_learning_rate || finite_pos(*t.head_learning_rate), "train.head_learning_rate",
-       "must be positive or null");
-  need(t.weight_decay >= 0 && std::isfinite(t.weight_decay), "train.weight_decay", "must be >= 0");
-  need(t.warmup_steps >= 0, "train.warmup_steps", "must be >= 0");
-  need(t.min_lr_ratio >= 0 && t.min_lr_ratio <= 1, "train.min_lr_ratio", "must be in [0, 1]");
-  need(t.max_grad_norm >= 0 && std::isfinite(t.max_grad_norm), "train.max_grad_norm", "must be >= 0");
-  need(t.center_rewards_coefficient >= 0 && std::isfinite(t.center_rewards_coefficient),
-       "train.center_rewards_coefficient", "must be >= 0");
-  need(t.margin >= 0 && std::isfinite(t.margin), "train.margin", "must be >= 0");
-  need(t.eval_every >= 0, "train.eval_every", "must be >= 0");
-  need(t.save_every >= 0, "train.save_every", "must be >= 0");
-  need(t.log_every >= 0, "train.log_every", "must be >= 0");
-  need(t.keep_checkpoints >= 1, "train.keep_checkpoints", "must be at least 1");
+  check_batched_train(t, "reward_model.");
+  need(!t.head_learning_rate || (finite_at_least(*t.head_learning_rate, 0) && *t.head_learning_rate > 0),
+       "train.head_learning_rate", "must be positive or null");
+  need(finite_at_least(t.center_rewards_coefficient, 0), "train.center_rewards_coefficient", "must be >= 0");
+  need(finite_at_least(t.margin, 0), "train.margin", "must be >= 0");
   need(t.stats_pairs >= 0, "train.stats_pairs", "must be >= 0");
-  need(c.lora.lora_rank >= 0, "lora.lora_rank", "must be >= 0");
-  need(c.lora.lora_dropout >= 0 && c.lora.lora_dropout < 1, "lora.lora_dropout", "must be in [0, 1)");
+  check_lora_section(c.lora, "reward_model.");
 }
 
 // Whether the pair drawn at (epoch, position) has its slots swapped: a hash, so resume needs no state.
@@ -150,9 +139,9 @@ RewardStats reward_stats(RewardModel& rm, const std::vector<TokenizedPair>& trai
   return st;
 }
 
-std::vector<data::PreferencePair> load(const std::string& path, const std::string& on_invalid) {
+std::vector<data::PreferencePair> load(const std::string& path, data::OnInvalid on_invalid) {
   data::LoadStats ls;
-  auto pairs = data::load_pairs(path, on_invalid == "skip" ? data::OnInvalid::Skip : data::OnInvalid::Error, &ls);
+  auto pairs = data::load_pairs(path, on_invalid, &ls);
   if (ls.skipped) spdlog::warn("{}: skipped {} of {} lines (data.on_invalid: skip)", path, ls.skipped, ls.lines);
   if (pairs.empty()) fail(path, "no usable preference pair");
   return pairs;
@@ -173,14 +162,160 @@ std::string fmt(double x, const char* f = "%.4f") {
   return b;
 }
 
+
+// The label-agreement ceiling reported beside held-out accuracy: from the config, or measured for
+// synthetic data (unknown otherwise).
+LabelCeiling label_ceiling(const RewardModelConfig& cfg, const std::vector<data::PreferencePair>& eval_raw) {
+  LabelCeiling ceiling;
+  if (eval_raw.empty()) return ceiling;
+  if (cfg.data.label_ceiling) {
+    ceiling.agreement = *cfg.data.label_ceiling;
+    ceiling.source = "config";
+    ceiling.note = "data.label_ceiling from the config";
+    return ceiling;
+  }
+  ceiling = synthetic_label_ceiling(eval_raw);
+  if (!ceiling.agreement)
+    spdlog::info("reward_model: label ceiling of {} unknown ({}); set data.label_ceiling to report one",
+                 cfg.data.eval_file, ceiling.note);
+  return ceiling;
+}
+
+// Held-out scores -> eval.json (and, at the end, reliability.svg); the evaluation's numbers.
+struct RmEvaluation {
+  RewardModel& rm;
+  const RewardModelConfig& cfg;
+  const std::vector<TokenizedPair>& eval_data;
+  const LabelCeiling& ceiling;
+  const Compute& cmp;
+  TrainingRun& run;
+
+  std::pair<RewardEval, nlohmann::json> operator()(bool final_eval) const {
+    std::vector<const TokenizedPair*> ptrs;
+    for (const auto& p : eval_data) ptrs.push_back(&p);
+    const int64_t step = run.state().step;
+    auto scores = score_tokenized(rm, ptrs, cfg.train.batch_size, cmp);
+    std::vector<ScoredPair> sp;
+    for (size_t i = 0; i < scores.size(); ++i) {
+      // Weights gone bad through a finite-loss update show up here first: stop like a non-finite loss.
+      stop_if_not_finite("reward_model eval", step, scores[i].first - scores[i].second, 0.0, run.last_checkpoint());
+      sp.push_back(
+          {scores[i].first, scores[i].second, eval_data[i].winner, eval_data[i].intent, eval_data[i].difficulty});
+    }
+    auto e = evaluate_scored_pairs(sp);
+    e.ceiling = ceiling;
+    nlohmann::json extra = {
+        {"stage", contract::stage::kRewardModel}, {"step", step}, {"eval_file", cfg.data.eval_file}, {"final", final_eval}};
+    auto j = reward_eval_json(e, extra);
+    fs::write_file_atomic(run.path(contract::kEvalFile), j.dump(2) + "\n");
+    if (final_eval)
+      fs::write_file_atomic(
+          run.path("reliability.svg"),
+          reliability_svg(e.calibration, "Reward model reliability, step " + std::to_string(step) + ", " +
+                                             std::filesystem::path(cfg.data.eval_file).filename().string()));
+    return {e, j};
+  }
+};
+
+// One optimizer step of body and head over grad_accum micro-batches of (possibly swapped) pairs.
+struct RmStep {
+  RewardModel& rm;
+  const std::vector<TokenizedPair>& train_data;
+  const RewardModelTrain& t;
+  const Compute& cmp;
+  EpochCursor& cursor;
+  AdamW& optim;
+  AdamW& head_optim;
+  const std::vector<std::pair<std::string, torch::Tensor>>& all_params;
+  const ScheduleOptions& schedule;
+  TrainingRun& run;
+  RewardModelResult& res;
+
+  StepReport operator()() {
+    const auto t0 = Clock::now();
+    std::vector<Batch> micro;
+    for (int64_t a = 0; a < t.grad_accum; ++a) {
+      std::vector<Drawn> rows;
+      for (int64_t i = 0; i < t.batch_size; ++i) {
+        const auto d = cursor.next();
+        rows.push_back({&train_data[d.index], t.swap_augment && swapped(t.seed, d.epoch, d.position)});
+      }
+      micro.push_back(make_batch(rows));
+    }
+    optim.zero_grad();
+    head_optim.zero_grad();
+    double loss_val = 0;
+    int64_t tokens = 0, decided = 0, correct = 0;
+    const int64_t step_pairs = t.batch_size * t.grad_accum;
+    for (auto& mb : micro) {
+      tokens += mb.tokens;
+      const int64_t B = static_cast<int64_t>(mb.target.size());
+      auto target = torch::tensor(mb.target, torch::kDouble).to(torch::kFloat).to(cmp.device);
+      torch::Tensor r;
+      {
+        AutocastGuard ac(cmp.bf16, cmp.device);
+        r = rm.rewards(mb.seqs);
+      }
+      auto ra = r.narrow(0, 0, B), rb = r.narrow(0, B, B);
+      // Normalised by the whole step's pair count, so gradient accumulation is exact.
+      auto loss = reward_pair_losses(ra, rb, target, t.margin, t.center_rewards_coefficient).sum() /
+                  static_cast<double>(step_pairs);
+      loss.backward();
+      loss_val += loss.item<double>();
+      auto d = (ra - rb).detach().to(torch::kCPU);
+      for (int64_t i = 0; i < B; ++i) {
+        if (mb.target[i] == 0.5) continue;
+        ++decided;
+        correct += (d[i].item<double>() > 0) == (mb.target[i] == 1.0);
+      }
+    }
+    auto& st = run.state();
+    const double gnorm = clip_grad_norm(all_params, t.max_grad_norm);
+    stop_if_not_finite("reward_model", st.step + 1, loss_val, gnorm, run.last_checkpoint());
+    const double lr = lr_at(st.step, t.learning_rate, schedule);
+    const double head_lr = lr_at(st.step, t.head_learning_rate.value_or(t.learning_rate), schedule);
+    optim.step(lr);
+    head_optim.step(head_lr);
+    st.tokens_seen += tokens;
+    const double dt = seconds_since(t0);
+    const double acc = decided ? static_cast<double>(correct) / decided : 0.0;
+    res.last_loss = loss_val;
+    res.last_accuracy = acc;
+    StepReport rep;
+    rep.row[contract::metric::kLoss] = loss_val;
+    rep.row[contract::metric::kAccuracy] = acc;
+    rep.row["lr"] = lr;
+    if (t.head_learning_rate) rep.row["head_lr"] = head_lr;
+    rep.row["grad_norm"] = gnorm;
+    rep.row["tokens_per_s"] = static_cast<double>(tokens) / dt;
+    rep.progress = "loss " + fmt(loss_val) + " acc " + fmt(acc, "%.2f");
+    return rep;
+  }
+};
+
+// The evaluation's numbers in a metrics row, and its one log line.
+void log_evaluation(const RewardEval& e, int64_t step, nlohmann::json& row) {
+  row[contract::metric::kEvalLoss] = e.loss;
+  if (e.overall.pairs > 0) {
+    row[contract::metric::kEvalAccuracy] = e.overall.accuracy();
+    row["eval/ece"] = e.calibration.ece;
+    row["eval/mean_margin"] = e.mean_margin;
+  }
+  row[contract::metric::kEvalRewardMean] = e.reward_mean;
+  row["eval/reward_std"] = e.reward_std;
+  if (e.ceiling.agreement) row["eval/label_ceiling"] = *e.ceiling.agreement;
+  spdlog::info("reward_model: step {} eval accuracy {} (label ceiling {}), ECE {}", step, fmt(e.overall.accuracy()),
+               e.ceiling.agreement ? fmt(*e.ceiling.agreement) : "unknown", fmt(e.calibration.ece));
+}
+
 }  // namespace
 
 RewardModelResult run_train_reward_model(const RewardModelFileConfig& file_cfg, const RewardModelOptions& opt) {
   check_config(file_cfg);
   const auto& cfg = file_cfg.reward_model;
   const Compute cmp = setup_compute(file_cfg.compute);
-  RunDir run(cfg.output_dir);
-  const auto latest = check_run_dir(cfg.output_dir, opt.resume);
+  TrainingRun run(contract::stage::kRewardModel, cfg.output_dir, cfg.train, opt);
+  const auto& latest = run.resume_from();
   if (!latest && cfg.model.init.empty() && cfg.model.tokenizer.empty())
     fail("config: reward_model.model.init", "required: the SFT run to start from");
   if (!latest && !cfg.model.init.empty() && !fs::exists(cfg.model.init))
@@ -191,10 +326,7 @@ RewardModelResult run_train_reward_model(const RewardModelFileConfig& file_cfg, 
   auto train_raw = load(cfg.data.train_file, cfg.data.on_invalid);
   std::vector<data::PreferencePair> eval_raw;
   if (!cfg.data.eval_file.empty()) eval_raw = load(cfg.data.eval_file, cfg.data.on_invalid);
-
-  fs::make_dirs(cfg.output_dir);
-  fs::write_file_atomic(run.path("config.yaml"), config::to_yaml(file_cfg));
-  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));
+  run.begin(config::to_yaml(file_cfg));
 
   auto lm = prepare_training_model(cfg.model, cfg.lora, latest);
   const int64_t ctx = lm.model->config().max_position_embeddings;
@@ -217,24 +349,9 @@ RewardModelResult run_train_reward_model(const RewardModelFileConfig& file_cfg, 
 
   const auto train_data = tokenize_pairs(train_raw, rm.tokenizer(), to, "config: reward_model.data");
   const auto eval_data = tokenize_pairs(eval_raw, rm.tokenizer(), to, "config: reward_model.data");
-  const int64_t n = static_cast<int64_t>(train_data.size());
-  LabelCeiling ceiling;
-  if (!eval_raw.empty()) {
-    if (cfg.data.label_ceiling) {
-      ceiling.agreement = *cfg.data.label_ceiling;
-      ceiling.source = "config";
-      ceiling.note = "data.label_ceiling from the config";
-    } else {
-      ceiling = synthetic_label_ceiling(eval_raw);
-      if (!ceiling.agreement)
-        spdlog::info("reward_model: label ceiling of {} unknown ({}); set data.label_ceiling to report one",
-                     cfg.data.eval_file, ceiling.note);
-    }
-  }
-  int64_t n_trainable = 0;
-  for (auto& [k, p] : all_params) n_trainable += p.numel();
-  spdlog::info("reward_model: {} training pairs, {} held out, {} trainable parameters (head included)", n,
-               eval_data.size(), n_trainable);
+  const LabelCeiling ceiling = label_ceiling(cfg, eval_raw);
+  spdlog::info("reward_model: {} training pairs, {} held out, {} trainable parameters (head included)",
+               train_data.size(), eval_data.size(), count_parameters(all_params));
 
   AdamWOptions ao;
   ao.weight_decay = cfg.train.weight_decay;
@@ -242,154 +359,35 @@ RewardModelResult run_train_reward_model(const RewardModelFileConfig& file_cfg, 
   // (the head's is saved beside the value head in every checkpoint).
   AdamW optim(body, ao);
   AdamW head_optim(head, ao);
-  TrainerState st;
-  const std::string metrics_path = run.path("metrics.jsonl");
-  if (opt.resume) {
-    st = load_trainer_state(*latest, optim);
-    load_head_optimizer(*latest, head_optim);
-    spdlog::info("reward_model: resumed from {} at step {}", *latest, st.step);
-  }
-  restart_logs({metrics_path}, st.step);
-  MetricsLog metrics(metrics_path);
+  run.restore(optim);
+  if (latest) load_head_optimizer(*latest, head_optim);
   const auto so = schedule_options(cfg.train, cfg.train.max_steps);
-  const double head_peak = cfg.train.head_learning_rate.value_or(cfg.train.learning_rate);
+  EpochCursor cursor(static_cast<int64_t>(train_data.size()), cfg.train.seed, run.state());
 
-  auto order = epoch_order(n, cfg.train.seed, st.epoch);
-  auto next_example = [&]() -> Drawn {
-    if (st.cursor >= n) {
-      st.cursor = 0;
-      ++st.epoch;
-      order = epoch_order(n, cfg.train.seed, st.epoch);
-    }
-    const int64_t pos = st.cursor++;
-    return {&train_data[order[pos]], cfg.train.swap_augment && swapped(cfg.train.seed, st.epoch, pos)};
-  };
-
-  std::vector<const TokenizedPair*> eval_ptrs;
-  for (const auto& p : eval_data) eval_ptrs.push_back(&p);
-  std::string last_dir = latest.value_or("");
-  auto evaluate = [&](bool final_eval) {
-    auto scores = score_tokenized(rm, eval_ptrs, cfg.train.batch_size, cmp);
-    std::vector<ScoredPair> sp;
-    for (size_t i = 0; i < scores.size(); ++i) {
-      // Weights gone bad through a finite-loss update show up here first: stop like a non-finite loss.
-      stop_if_not_finite("reward_model eval", st.step, scores[i].first - scores[i].second, 0.0, last_dir);
-      sp.push_back(
-          {scores[i].first, scores[i].second, eval_data[i].winner, eval_data[i].intent, eval_data[i].difficulty});
-    }
-    auto e = evaluate_scored_pairs(sp);
-    e.ceiling = ceiling;
-    nlohmann::json extra = {
-        {"stage", "reward_model"}, {"step", st.step}, {"eval_file", cfg.data.eval_file}, {"final", final_eval}};
-    auto j = reward_eval_json(e, extra);
-    fs::write_file_atomic(run.path("eval.json"), j.dump(2) + "\n");
-    if (final_eval)
-      fs::write_file_atomic(
-          run.path("reliability.svg"),
-          reliability_svg(e.calibration, "Reward model reliability, step " + std::to_string(st.step) + ", " +
-                                             std::filesystem::path(cfg.data.eval_file).filename().string()));
-    return std::pair{e, j};
-  };
-
-  ProgressBar bar(cfg.train.max_steps, "reward_model");
   RewardModelResult res;
-  const int64_t step_pairs = cfg.train.batch_size * cfg.train.grad_accum;
-  while (st.step < cfg.train.max_steps) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<Batch> micro;
-    for (int64_t a = 0; a < cfg.train.grad_accum; ++a) {
-      std::vector<Drawn> rows;
-      for (int64_t i = 0; i < cfg.train.batch_size; ++i) rows.push_back(next_example());
-      micro.push_back(make_batch(rows));
-    }
-    optim.zero_grad();
-    head_optim.zero_grad();
-    double loss_val = 0;
-    int64_t tokens = 0, decided = 0, correct = 0;
-    for (auto& mb : micro) {
-      tokens += mb.tokens;
-      const int64_t B = static_cast<int64_t>(mb.target.size());
-      auto target = torch::tensor(mb.target, torch::kDouble).to(torch::kFloat).to(cmp.device);
-      torch::Tensor r;
-      {
-        AutocastGuard ac(cmp.bf16, cmp.device);
-        r = rm.rewards(mb.seqs);
-      }
-      auto ra = r.narrow(0, 0, B), rb = r.narrow(0, B, B);
-      // Normalised by the whole step's pair count, so gradient accumulation is exact.
-      auto loss = reward_pair_losses(ra, rb, target, cfg.train.margin, cfg.train.center_rewards_coefficient).sum() /
-                  static_cast<double>(step_pairs);
-      loss.backward();
-      loss_val += loss.item<double>();
-      auto d = (ra - rb).detach().to(torch::kCPU);
-      for (int64_t i = 0; i < B; ++i) {
-        if (mb.target[i] == 0.5) continue;
-        ++decided;
-        correct += (d[i].item<double>() > 0) == (mb.target[i] == 1.0);
-      }
-    }
-    const double gnorm = clip_grad_norm(all_params, cfg.train.max_grad_norm);
-    stop_if_not_finite("reward_model", st.step + 1, loss_val, gnorm, last_dir);
-    const double lr = lr_at(st.step, cfg.train.learning_rate, so);
-    const double head_lr = lr_at(st.step, head_peak, so);
-    optim.step(lr);
-    head_optim.step(head_lr);
-    ++st.step;
-    st.tokens_seen += tokens;
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double acc = decided ? static_cast<double>(correct) / decided : 0.0;
-    res.last_loss = loss_val;
-    res.last_accuracy = acc;
-
-    nlohmann::json row;
-    const bool at_end = st.step == cfg.train.max_steps;
-    const bool do_eval =
-        !eval_data.empty() && ((cfg.train.eval_every > 0 && st.step % cfg.train.eval_every == 0) || at_end);
-    if (do_eval) {
-      auto [e, j] = evaluate(at_end);
-      res.eval = j;
-      row["eval/loss"] = e.loss;
-      if (e.overall.pairs > 0) {
-        row["eval/accuracy"] = e.overall.accuracy();
-        row["eval/ece"] = e.calibration.ece;
-        row["eval/mean_margin"] = e.mean_margin;
-      }
-      row["eval/reward_mean"] = e.reward_mean;
-      row["eval/reward_std"] = e.reward_std;
-      if (e.ceiling.agreement) row["eval/label_ceiling"] = *e.ceiling.agreement;
-      spdlog::info("reward_model: step {} eval accuracy {} (label ceiling {}), ECE {}", st.step,
-                   fmt(e.overall.accuracy()), e.ceiling.agreement ? fmt(*e.ceiling.agreement) : "unknown",
-                   fmt(e.calibration.ece));
-    }
-    if (do_eval || st.step % std::max<int64_t>(1, cfg.train.log_every) == 0 || st.step == 1 || at_end) {
-      row["step"] = st.step;
-      row["stage"] = "reward_model";
-      row["loss"] = loss_val;
-      row["accuracy"] = acc;
-      row["lr"] = lr;
-      if (cfg.train.head_learning_rate) row["head_lr"] = head_lr;
-      row["grad_norm"] = gnorm;
-      row["tokens_per_s"] = static_cast<double>(tokens) / dt;
-      row["epoch"] = st.epoch;
-      metrics.log(row);
-    }
-    bar.update(st.step, "loss " + fmt(loss_val) + " acc " + fmt(acc, "%.2f"));
-    const bool stop_now = opt.stop_after_step == st.step;
-    if ((cfg.train.save_every > 0 && st.step % cfg.train.save_every == 0) || at_end || stop_now) {
-      rm.stats = reward_stats(rm, train_data, cfg.train.stats_pairs, cfg.train.seed, cfg.train.batch_size, cmp);
-      stop_if_not_finite("reward_model", st.step, *rm.stats.mean + *rm.stats.std, 0.0, last_dir);  // no bad checkpoint
-      rm.info["step"] = st.step;
-      last_dir = save_training_checkpoint(run, m, rm.tokenizer(), optim, st,
-                                          static_cast<int>(cfg.train.keep_checkpoints), [&](const std::string& dir) {
-                                            rm.save_head_files(dir);
-                                            save_head_optimizer(dir, head_optim);
-                                          });
-    }
-    if (stop_now) break;
-  }
-  bar.finish();
-  res.step = st.step;
-  res.checkpoint_dir = last_dir;
+  const RmEvaluation evaluate{rm, cfg, eval_data, ceiling, cmp, run};
+  LoopHooks hooks;
+  hooks.step = RmStep{rm, train_data, cfg.train, cmp, cursor, optim, head_optim, all_params, so, run, res};
+  hooks.evaluate = [&](nlohmann::json& row, bool final_eval) {
+    if (eval_data.empty()) return false;
+    auto [e, j] = evaluate(final_eval);
+    res.eval = j;
+    log_evaluation(e, run.state().step, row);
+    return true;
+  };
+  hooks.save = [&] {
+    rm.stats = reward_stats(rm, train_data, cfg.train.stats_pairs, cfg.train.seed, cfg.train.batch_size, cmp);
+    // No checkpoint with bad statistics.
+    stop_if_not_finite("reward_model", run.state().step, *rm.stats.mean + *rm.stats.std, 0.0, run.last_checkpoint());
+    rm.info["step"] = run.state().step;
+    return run.save_checkpoint(m, rm.tokenizer(), optim, [&](const std::string& dir) {
+      rm.save_head_files(dir);
+      save_head_optimizer(dir, head_optim);
+    });
+  };
+  run.loop(hooks);
+  res.step = run.state().step;
+  res.checkpoint_dir = run.last_checkpoint();
   return res;
 }
 

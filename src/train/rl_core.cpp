@@ -70,14 +70,11 @@ int64_t zero_spread_groups(const std::vector<double>& rewards, int64_t group_siz
   return n;
 }
 
-torch::Tensor kl_per_token(const torch::Tensor& logp, const torch::Tensor& ref_logp, const std::string& estimator) {
+torch::Tensor kl_per_token(const torch::Tensor& logp, const torch::Tensor& ref_logp, KlEstimator estimator) {
   auto lp = at_least_fp32(logp), ref = at_least_fp32(ref_logp);
-  if (estimator == "k1") return lp - ref;
-  if (estimator == "k3") {
-    auto d = ref - lp;            // log r
-    return torch::expm1(d) - d;   // (r - 1) - log r, accurate near r = 1
-  }
-  fail_internal("kl_per_token", "unknown KL estimator '" + estimator + "' (k1, k3)");
+  if (estimator == KlEstimator::K1) return lp - ref;
+  auto d = ref - lp;           // log r
+  return torch::expm1(d) - d;  // k3 = (r - 1) - log r, accurate near r = 1
 }
 
 torch::Tensor masked_row_sum(const torch::Tensor& x, const torch::Tensor& mask) {
@@ -134,22 +131,6 @@ torch::Tensor entropy_from_logp(const torch::Tensor& logp) {
   return -(torch::exp(l) * l).sum(-1);
 }
 
-TournamentPattern parse_tournament(const std::string& name, const std::string& where) {
-  if (name == "all_pairs") return TournamentPattern::AllPairs;
-  if (name == "all_pairs_both_orders") return TournamentPattern::AllPairsBothOrders;
-  if (name == "chunked") return TournamentPattern::Chunked;
-  fail(where, "unknown tournament '" + name + "' (all_pairs, all_pairs_both_orders, chunked)");
-}
-
-const char* tournament_name(TournamentPattern p) {
-  switch (p) {
-    case TournamentPattern::AllPairs: return "all_pairs";
-    case TournamentPattern::AllPairsBothOrders: return "all_pairs_both_orders";
-    case TournamentPattern::Chunked: return "chunked";
-  }
-  return "?";
-}
-
 std::vector<Comparison> tournament_comparisons(TournamentPattern p, int64_t group_size, int64_t chunk_size) {
   if (group_size < 1) fail_internal("tournament_comparisons", "group size must be positive");
   std::vector<Comparison> out;
@@ -177,15 +158,12 @@ std::vector<Comparison> tournament_comparisons(TournamentPattern p, int64_t grou
   return out;
 }
 
-double judge_outcome(double prob_a, const std::string& mode, double tie_margin) {
+double judge_outcome(double prob_a, OutcomeMode mode, double tie_margin) {
   if (!std::isfinite(prob_a) || prob_a < 0 || prob_a > 1)
     fail_internal("judge_outcome", "P(a beats b) = " + std::to_string(prob_a) + " is not a probability");
-  if (mode == "soft") return prob_a;
-  if (mode == "hard") {
-    if (std::abs(prob_a - 0.5) <= tie_margin) return 0.5;
-    return prob_a > 0.5 ? 1.0 : 0.0;
-  }
-  fail_internal("judge_outcome", "unknown outcome mode '" + mode + "' (soft, hard)");
+  if (mode == OutcomeMode::Soft) return prob_a;
+  if (std::abs(prob_a - 0.5) <= tie_margin) return 0.5;
+  return prob_a > 0.5 ? 1.0 : 0.0;
 }
 
 TournamentResult tournament_rewards(int64_t group_size, const std::vector<Comparison>& comparisons,

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/names.hpp"
+
 namespace srl::train {
 
 // ---- Advantages ---------------------------------------------------------------------------------------
@@ -39,8 +41,10 @@ int64_t zero_spread_groups(const std::vector<double>& rewards, int64_t group_siz
 // Per-token estimators of KL(policy || reference) from the log-prob of the sampled token under each:
 //   k1 = logp - ref                              (unbiased, can be negative)
 //   k3 = (r - 1) - log r,  r = exp(ref - logp)   (unbiased, always >= 0; Schulman's "k3")
-// Both are exactly 0 where logp == ref. `estimator` is "k1" or "k3" (anything else: fail_internal).
-torch::Tensor kl_per_token(const torch::Tensor& logp, const torch::Tensor& ref_logp, const std::string& estimator);
+// Both are exactly 0 where logp == ref.
+enum class KlEstimator { K1, K3 };
+inline constexpr config::Names<KlEstimator, 2> kKlEstimatorNames{{{"k1", KlEstimator::K1}, {"k3", KlEstimator::K3}}};
+torch::Tensor kl_per_token(const torch::Tensor& logp, const torch::Tensor& ref_logp, KlEstimator estimator);
 
 // Sum of x over each row's response tokens: (R, T), (R, T) -> (R,).
 torch::Tensor masked_row_sum(const torch::Tensor& x, const torch::Tensor& mask);
@@ -75,8 +79,9 @@ torch::Tensor entropy_from_logp(const torch::Tensor& logp);
 // orders (position bias cancels), G(G-1); chunked: consecutive chunks of chunk_size, all pairs inside
 // each chunk (a leftover single rollout joins the previous chunk), about G(k-1)/2: linear in G.
 enum class TournamentPattern { AllPairs, AllPairsBothOrders, Chunked };
-TournamentPattern parse_tournament(const std::string& name, const std::string& where);
-const char* tournament_name(TournamentPattern p);
+inline constexpr config::Names<TournamentPattern, 3> kTournamentNames{{{"all_pairs", TournamentPattern::AllPairs},
+                                                                       {"all_pairs_both_orders", TournamentPattern::AllPairsBothOrders},
+                                                                       {"chunked", TournamentPattern::Chunked}}};
 
 struct Comparison {
   int64_t a = 0, b = 0;  // indices inside the group; the judge sees a first
@@ -84,9 +89,11 @@ struct Comparison {
 // The comparisons of one group (group_size >= 1; chunk_size >= 2 for chunked, else fail_internal).
 std::vector<Comparison> tournament_comparisons(TournamentPattern p, int64_t group_size, int64_t chunk_size);
 
-// The credit `a` gets from one judgment P(a beats b): "soft" = the probability itself (the expected
-// outcome of a panel vote); "hard" = 1 / 0 / 0.5 (a tie when |p - 0.5| <= tie_margin).
-double judge_outcome(double prob_a, const std::string& mode, double tie_margin);
+// The credit `a` gets from one judgment P(a beats b): Soft = the probability itself (the expected
+// outcome of a panel vote); Hard = 1 / 0 / 0.5 (a tie when |p - 0.5| <= tie_margin).
+enum class OutcomeMode { Soft, Hard };
+inline constexpr config::Names<OutcomeMode, 2> kOutcomeModeNames{{{"soft", OutcomeMode::Soft}, {"hard", OutcomeMode::Hard}}};
+double judge_outcome(double prob_a, OutcomeMode mode, double tie_margin);
 
 struct TournamentResult {
   std::vector<double> reward;    // (wins - losses) / games, in [-1, 1]; ties count half a win, half a loss

@@ -73,6 +73,12 @@ void stop_if_not_finite(const std::string& stage, int64_t step, double loss, dou
                     ". Try a lower learning_rate.");
 }
 
+int64_t count_parameters(const std::vector<std::pair<std::string, torch::Tensor>>& params) {
+  int64_t n = 0;
+  for (const auto& [name, p] : params) n += p.numel();
+  return n;
+}
+
 void restart_logs(const std::vector<std::string>& paths, int64_t step) {
   for (const auto& p : paths)
     if (fs::exists(p)) MetricsLog::truncate_after_step(p, step);

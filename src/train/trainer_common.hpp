@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "model/checkpoint.hpp"
+#include "train/config_sections.hpp"
 #include "train/optim.hpp"
-#include "train/sft.hpp"
 
 namespace srl::train {
 
@@ -36,16 +36,8 @@ std::vector<int64_t> epoch_order(int64_t n, int64_t seed, int64_t epoch);
 void stop_if_not_finite(const std::string& stage, int64_t step, double loss, double grad_norm,
                         const std::string& last_good_checkpoint);
 
-// The learning-rate schedule of a stage's `train:` section over `total_steps` optimizer steps.
-template <class TrainSection>
-ScheduleOptions schedule_options(const TrainSection& t, int64_t total_steps) {
-  ScheduleOptions so;
-  so.kind = t.schedule;
-  so.warmup_steps = t.warmup_steps;
-  so.total_steps = total_steps;
-  so.min_lr_ratio = t.min_lr_ratio;
-  return so;
-}
+// Elements of the parameters a run trains (the log line at its start).
+int64_t count_parameters(const std::vector<std::pair<std::string, torch::Tensor>>& params);
 
 // Drops the rows after `step` from each existing log (all rows when starting fresh at step 0), so a
 // resumed run's logs continue exactly where its checkpoint was taken.

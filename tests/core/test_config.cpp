@@ -387,3 +387,34 @@ TEST(Config, KeysListsFieldsAndSections) {
                                             "optim.warmup_steps", "optim.schedule", "optim.clip"}));
   EXPECT_EQ(keys.size(), 14u);
 }
+
+namespace {
+enum class Pace { Slow, Fast };
+constexpr srl::config::Names<Pace, 2> kPaceNames{{{"slow", Pace::Slow}, {"fast", Pace::Fast}}};
+struct WithEnum {
+  Pace pace = Pace::Slow;
+  template <class V>
+  void visit(V& v) {
+    v.choice("pace", pace, kPaceNames, "how fast");
+  }
+};
+}  // namespace
+
+// An enum field is read from its name, written back as its name, listed as a key, and a bad name fails
+// like a string choice (same message, same hint).
+TEST(Config, EnumChoice) {
+  EXPECT_EQ(from_yaml_string<WithEnum>("", kSrc).pace, Pace::Slow);
+  EXPECT_EQ(from_yaml_string<WithEnum>("pace: fast\n", kSrc).pace, Pace::Fast);
+  EXPECT_EQ(from_yaml_string<WithEnum>("", kSrc, {"pace=fast"}).pace, Pace::Fast);
+  WithEnum w;
+  w.pace = Pace::Fast;
+  const auto yaml = srl::config::to_yaml(w);
+  EXPECT_NE(yaml.find("pace: fast"), std::string::npos) << yaml;
+  EXPECT_EQ(from_yaml_string<WithEnum>(yaml, kSrc).pace, Pace::Fast);
+  EXPECT_EQ(srl::config::keys<WithEnum>(), std::vector<std::string>{"pace"});
+  EXPECT_EQ(error_of([] { from_yaml_string<WithEnum>("pace: fsat\n", kSrc); }),
+            "configs/sft.yaml: pace: 'fsat' is not one of slow, fast; did you mean 'fast'?");
+  EXPECT_EQ(error_of([] { from_yaml_string<WithEnum>("pace: 3\n", kSrc); }),
+            "configs/sft.yaml: pace: '3' is not one of slow, fast");
+  EXPECT_STREQ(srl::config::name_of(kPaceNames, Pace::Fast), "fast");
+}

@@ -1,7 +1,8 @@
 // The comparison report on a fixture pipeline output (tests/eval/fixtures/report/): summary.json repeats
 // the inputs, the HTML is one self-contained file with one <svg> per chart and escaped user text, the
 // before/after section shows the fixture replies, missing optional inputs say "not run", malformed inputs
-// fail naming file and line; and the SVG writer's escaping, series and determinism.
+// fail naming file and line; the run-directory contract (each run's trainer from its metrics "stage", a
+// renamed metric shown as "not available"); and the SVG writer's escaping, series and determinism.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -383,6 +384,124 @@ TEST(Report, InputListErrors) {
   in = fixture_input("");
   in.methods.clear();
   EXPECT_NE(srl_test::error_of([&] { srl::eval::build_summary(in); }).find("no methods"), std::string::npos);
+}
+
+// ---- the run-directory contract (train/run_contract.hpp): which trainer wrote a run, missing metrics
+
+namespace {
+
+// A copy of fixture run `name` under `dir`, its metrics.jsonl (and config.yaml, unless empty) replaced.
+std::string copy_run(const std::filesystem::path& dir, const std::string& name, const std::string& metrics,
+                     const std::string& config = "") {
+  const auto to = dir / name;
+  std::filesystem::copy(fx("runs/" + name), to, std::filesystem::copy_options::recursive);
+  srl::fs::write_file_atomic((to / "metrics.jsonl").string(), metrics);
+  if (!config.empty()) srl::fs::write_file_atomic((to / "config.yaml").string(), config);
+  return to.string();
+}
+
+}  // namespace
+
+TEST(ReportContract, RenamedLossIsNamedNotAvailable) {
+  auto dir = srl_test::fresh_dir("report");
+  auto in = fixture_input((dir / "out").string());
+  // DPO seed 0 logs its loss under another name; the other runs still draw the chart.
+  in.methods[1].run_dir = copy_run(dir, "dpo",
+                                   "{\"step\":1,\"stage\":\"dpo\",\"train/loss\":0.69}\n"
+                                   "{\"step\":30,\"stage\":\"dpo\",\"train/loss\":0.52}\n");
+  auto w = write(in);
+  const std::string line = "Training loss of DPO (sigmoid) (seed 0) (" + in.methods[1].run_dir +
+                           "/metrics.jsonl has no &quot;loss&quot;): not available.";
+  EXPECT_NE(w.html.find("<p class=\"na\">" + line + "</p>"), std::string::npos) << w.html;
+  EXPECT_NE(w.md.find("Training loss of DPO (sigmoid) (seed 0) (" + in.methods[1].run_dir +
+                      "/metrics.jsonl has no \"loss\"): not available."),
+            std::string::npos);
+  EXPECT_NE(w.html.find("Training loss per method"), std::string::npos);  // the chart of the others
+  EXPECT_EQ(count(w.html, ": not available."), 1u);
+}
+
+TEST(ReportContract, RenamedEvalMetricIsNamedNotAvailable) {
+  auto dir = srl_test::fresh_dir("report");
+  auto in = fixture_input((dir / "out").string());
+  // Both logged a held-out evaluation, but not under the keys the report draws.
+  in.methods[1].run_dir = copy_run(dir, "dpo",
+                                   "{\"step\":10,\"stage\":\"dpo\",\"loss\":0.6}\n"
+                                   "{\"step\":10,\"stage\":\"dpo\",\"eval/loss\":0.64,\"eval/rewards/acc\":0.62}\n");
+  in.methods[3].run_dir = copy_run(dir, "rl_direct_preference",
+                                   "{\"step\":10,\"stage\":\"direct_preference_rl\",\"loss\":0.1,"
+                                   "\"eval/panel_winrate\":0.55}\n");
+  auto w = write(in);
+  EXPECT_NE(w.html.find("DPO held-out preference accuracy of DPO (sigmoid) (seed 0) (" + in.methods[1].run_dir +
+                        "/metrics.jsonl has no &quot;eval/rewards/accuracies&quot;): not available."),
+            std::string::npos);
+  EXPECT_NE(w.html.find("Panel win rate during RL of Direct preference RL (" + in.methods[3].run_dir +
+                        "/metrics.jsonl has no &quot;eval/panel_win_rate&quot;): not available."),
+            std::string::npos);
+  EXPECT_EQ(count(w.html, ": not available."), 2u);
+}
+
+TEST(ReportContract, NoEvaluationLoggedIsNotAMissingMetric) {
+  auto dir = srl_test::fresh_dir("report");
+  auto in = fixture_input((dir / "out").string());
+  // A DPO run without a held-out set logs no "eval/..." key at all: nothing is missing.
+  in.methods[1].run_dir = copy_run(dir, "dpo", "{\"step\":10,\"stage\":\"dpo\",\"loss\":0.6}\n");
+  auto w = write(in);
+  EXPECT_EQ(w.html.find(": not available."), std::string::npos);
+  EXPECT_NE(w.html.find("DPO: held-out implicit-reward accuracy"), std::string::npos);  // seed 1's curve
+}
+
+TEST(ReportContract, MetricsRowsMustNameAKnownStage) {
+  auto dir = srl_test::fresh_dir("report");
+  auto in = fixture_input((dir / "out").string());
+  const std::string run = copy_run(dir, "dpo", "{\"step\":1,\"stage\":\"dpo\",\"loss\":0.6}\n{\"step\":2,\"loss\":0.5}\n");
+  in.methods[1].run_dir = run;
+  auto msg = srl_test::error_of([&] { srl::eval::build_summary(in); });
+  EXPECT_NE(msg.find(run + "/metrics.jsonl:2: no \"stage\""), std::string::npos) << msg;
+
+  srl::fs::write_file_atomic(run + "/metrics.jsonl", "{\"step\":1,\"stage\":\"rl\",\"loss\":0.6}\n");
+  msg = srl_test::error_of([&] { srl::eval::build_summary(in); });
+  EXPECT_NE(msg.find(run + "/metrics.jsonl:1: unknown stage \"rl\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find("direct_preference_rl"), std::string::npos) << msg;
+
+  srl::fs::write_file_atomic(run + "/metrics.jsonl",
+                             "{\"step\":1,\"stage\":\"dpo\",\"loss\":0.6}\n{\"step\":2,\"stage\":\"sft\",\"loss\":0.5}\n");
+  msg = srl_test::error_of([&] { srl::eval::build_summary(in); });
+  EXPECT_NE(msg.find(run + "/metrics.jsonl:2: stage \"sft\" after rows of stage \"dpo\""), std::string::npos) << msg;
+}
+
+TEST(ReportContract, StepUnitIsLookedUpByStage) {
+  auto dir = srl_test::fresh_dir("report");
+  auto in = fixture_input("");
+  // An SFT run whose config also has a dpo: section: the stage says examples, whatever the keys.
+  in.methods[0].run_dir = copy_run(dir, "sft", "{\"step\":30,\"stage\":\"sft\",\"loss\":1.8}\n",
+                                   "dpo:\n  beta: 0.1\ntrain:\n  batch_size: 4\n  grad_accum: 3\n");
+  // The reward model's config nests train: under reward_model:, and it consumes pairs.
+  in.methods[1].run_dir = copy_run(dir, "dpo", "{\"step\":10,\"stage\":\"reward_model\",\"loss\":0.6}\n",
+                                   "reward_model:\n  train:\n    batch_size: 8\n    grad_accum: 2\n");
+  auto s = srl::eval::build_summary(in);
+  EXPECT_EQ(s["policies"]["sft"]["examples_seen"], json({{"count", 360.0}, {"unit", "examples"}}));
+  EXPECT_EQ(s["policies"]["dpo"]["examples_seen"], json({{"count", 160.0}, {"unit", "pairs"}}));
+
+  // An RL run whose config lacks the stage's key: an error naming the file and the key.
+  const std::string rl = copy_run(dir, "rl_direct_preference", "{\"step\":5,\"stage\":\"reward_model_rl\",\"loss\":0.1}\n",
+                                  "rl:\n  rollout:\n    prompts_per_stp: 8\n");
+  in.methods[3].run_dir = rl;
+  auto msg = srl_test::error_of([&] { srl::eval::build_summary(in); });
+  EXPECT_NE(msg.find(rl + "/config.yaml: rl.rollout.prompts_per_step is missing"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("reward_model_rl"), std::string::npos) << msg;
+}
+
+TEST(ReportContract, MissingConfigIsSaidInSampleEfficiency) {
+  auto dir = srl_test::fresh_dir("report");
+  auto w = write(fixture_input((dir / "out").string()));
+  // DPO seed 1's and reward-model RL's fixture runs have metrics.jsonl but no config.yaml.
+  const std::string sec = between(w.html, "<h3>Sample efficiency", "<h3>Compute");
+  for (const auto& [label, run] : std::map<std::string, std::string>{{"DPO (sigmoid) (seed 1)", "runs/dpo_seed1"},
+                                                                     {"RL &amp; reward model", "runs/rl_reward_model"}})
+    EXPECT_NE(sec.find(label + ": no " + fx(run) + "/config.yaml, so what one step consumes is not available."),
+              std::string::npos)
+        << sec;
+  EXPECT_EQ(count(sec, "not available"), 2u);
 }
 
 TEST(Svg, EscapesAllText) {

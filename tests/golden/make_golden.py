@@ -2,11 +2,16 @@
 """Golden reference for the C++ model: a tiny Llama in plain PyTorch, following Hugging Face
 conventions (RMSNorm, rotate_half RoPE, grouped-query attention, SwiGLU, tied lm_head), plus a PEFT-style
 LoRA adapter on q_proj/v_proj. Writes tests/golden/tiny/{config.json, model.safetensors,
-adapter_model.safetensors, adapter_config.json, expected.json}.
+adapter_model.safetensors, adapter_config.json, expected.json} (the forward pass), and, as llm.c's
+test_gpt2 does for training, tests/golden/tiny/{train.json, train_grads.safetensors}: the SFT loss and the
+gradient of every parameter for one batch (base model, and LoRA parameters with the adapter), a 5-step
+AdamW loss curve with the parameters it ends at, DPO-family losses and RL (clipped group-relative policy
+loss with KL) losses on fixed inputs, with their gradients w.r.t. the log-probs and their metrics.
 
-Written independently of the C++ code, from the published formulas, so the two can check each other.
-It is not a training reference and not a general Llama implementation: one tiny config, fp64 maths,
-no padding, no KV cache. The safetensors files are written by hand (struct + json), not with a package.
+Written independently of the C++ code, from the published formulas (Hugging Face Llama / PEFT, TRL's
+DPO losses, PPO/GRPO/RLOO, Schulman's KL estimators) and torch.optim.AdamW, so the two can check each
+other. It is not a general Llama implementation: one tiny config, fp64 maths, no padding, no KV cache.
+The safetensors files are written by hand (struct + json), not with a package.
 
 Run from the repository root:  /usr/bin/python3 tests/golden/make_golden.py
 """
@@ -192,6 +197,274 @@ def r(x):
     return float("%.10g" % x)
 
 
+# ---- training references (train.json, train_grads.safetensors) ----------------------------------------
+#
+# What the C++ trainers compute, restated from the published formulas. Inputs that the C++ receives as
+# fp32 tensors are drawn here, rounded to fp32 and written exactly; the references are then fp64 maths on
+# those values, so the only difference left is the C++'s fp32 arithmetic.
+
+# One SFT batch: (ids, per-token weight). Weight w[t] > 0 makes ids[t] a target, predicted from ids[:t];
+# w[0] is never used. Prompt tokens carry 0, assistant tokens 1, one token 0.5 (weights are not a mask).
+SFT_ROWS = [
+    (IDS[0], [0, 0, 0, 0, 1, 1, 1, 0.5, 1, 1]),
+    (IDS[1], [0, 0, 1, 1, 1, 1, 1]),
+]
+SFT_PAD = 3  # the C++ right-pads the shorter row with this id; the model is causal, so it cannot matter
+ADAMW = {"lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1, "max_grad_norm": 1.0,
+         "steps": 5}
+
+
+def sft_loss(w, lora, rows):
+    """sum_rows sum_{t>=1} w[t] * -log p(ids[t] | ids[:t]), divided by the batch's total weight (t >= 1)."""
+    total_w = sum(sum(wt[1:]) for _, wt in rows)
+    s = 0.0
+    for ids, wt in rows:
+        lp = torch.log_softmax(forward(ids, w, lora), dim=-1)  # each row alone: no padding needed
+        for t in range(1, len(ids)):
+            if wt[t] > 0:
+                s = s + wt[t] * -lp[t - 1, ids[t]]
+    return s / total_w
+
+
+def fp64_leaves(tensors):
+    return {k: v.detach().double().clone().requires_grad_(True) for k, v in tensors.items()}
+
+
+def sft_reference(w, lora):
+    """Loss and gradients of one SFT batch: every base parameter (full fine-tuning), then the LoRA
+    parameters with the adapter on and the base frozen. Then ADAMW["steps"] steps of torch.optim.AdamW
+    (decoupled weight decay, none on parameters whose name contains "norm", as HF Trainer) with
+    clip_grad_norm_ before each step, at a constant learning rate."""
+    out, grads = {}, {}
+    p = fp64_leaves(w)
+    loss = sft_loss(p, None, SFT_ROWS)
+    loss.backward()
+    out["loss"] = loss.item()
+    for k, t in p.items():
+        grads["grad." + k] = t.grad
+
+    base = {k: v.double() for k, v in w.items()}
+    lp = {key: tuple(t.double().clone().requires_grad_(True) for t in ab) for key, ab in lora.items()}
+    loss = sft_loss(base, lp, SFT_ROWS)
+    loss.backward()
+    out["loss_lora"] = loss.item()
+    for (i, m), (a, b) in lp.items():
+        name = f"base_model.model.model.layers.{i}.self_attn.{m}"
+        grads["grad_lora." + name + ".lora_A.weight"] = a.grad
+        grads["grad_lora." + name + ".lora_B.weight"] = b.grad
+
+    o = ADAMW
+    p = fp64_leaves(w)
+    decay = [t for k, t in sorted(p.items()) if "norm" not in k]
+    no_decay = [t for k, t in sorted(p.items()) if "norm" in k]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": o["weight_decay"]},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
+    losses, norms = [], []
+    for _ in range(o["steps"]):
+        opt.zero_grad(set_to_none=True)
+        loss = sft_loss(p, None, SFT_ROWS)
+        loss.backward()
+        norms.append(torch.nn.utils.clip_grad_norm_(list(p.values()), o["max_grad_norm"]).item())
+        losses.append(loss.item())
+        opt.step()
+    with torch.no_grad():
+        final = sft_loss(p, None, SFT_ROWS).item()
+    for k, t in p.items():
+        grads["after_steps." + k] = t.detach()
+    assert losses[-1] < losses[0] and final < losses[-1], "AdamW did not lower the loss"
+    assert max(norms) > o["max_grad_norm"], "clipping never happened; the curve would not test it"
+    out["adamw"] = {"losses": losses, "grad_norms": norms, "final_loss": final}
+    return out, grads
+
+
+def fp32_list(t):
+    """Values rounded to fp32, as exact Python floats (what the C++ test feeds its fp32 tensors)."""
+    return t.float().tolist()
+
+
+# DPO: B = 4 pairs of summed response log-probs. Pair 3 has equal implicit rewards under the summed
+# losses (both log-ratios 1.25 exactly), which rewards/accuracies must not count as accurate.
+def dpo_inputs():
+    g = torch.Generator().manual_seed(5)
+    lc = [5.0, 8.0, 3.0, 6.0]
+    lr = [7.0, 4.0, 9.0, 5.0]
+    rc = -(torch.rand(4, generator=g, dtype=torch.float64) * 10 + 5)
+    rr = -(torch.rand(4, generator=g, dtype=torch.float64) * 10 + 5)
+    pc = rc + torch.randn(4, generator=g, dtype=torch.float64) * 2
+    pr = rr + torch.randn(4, generator=g, dtype=torch.float64) * 2
+    pc[3], rc[3], pr[3], rr[3] = -12.5, -13.75, -20.25, -21.5
+    return {"policy_chosen": fp32_list(pc), "policy_rejected": fp32_list(pr), "ref_chosen": fp32_list(rc),
+            "ref_rejected": fp32_list(rr), "chosen_tokens": lc, "rejected_tokens": lr}
+
+
+DPO_CASES = [  # name, loss_type, beta, label_smoothing, simpo_gamma, sft_weight
+    ("sigmoid", "sigmoid", 0.1, 0.0, 0.0, 0.0),
+    ("sigmoid_cdpo", "sigmoid", 0.1, 0.1, 0.0, 0.0),
+    ("sigmoid_rpo", "sigmoid", 0.2, 0.0, 0.0, 0.5),
+    ("ipo", "ipo", 0.1, 0.0, 0.0, 0.0),
+    ("robust", "robust", 0.1, 0.2, 0.0, 0.0),
+    ("hinge", "hinge", 0.5, 0.0, 0.0, 0.0),
+    ("sigmoid_norm", "sigmoid_norm", 0.5, 0.0, 0.0, 0.0),
+    ("simpo", "simpo", 2.0, 0.1, 0.5, 0.0),
+]
+
+
+def dpo_reference(inp, loss_type, beta, ls, gamma, sft_weight):
+    """TRL's DPOTrainer.dpo_loss (sigmoid, robust, hinge, ipo), length-normalised DPO, and CPOTrainer's
+    SimPO, plus the rpo_alpha NLL term, with TRL's metrics. Gradients w.r.t. the summed policy log-probs."""
+    F = torch.nn.functional
+    pc0 = torch.tensor(inp["policy_chosen"], dtype=torch.float64, requires_grad=True)
+    pr0 = torch.tensor(inp["policy_rejected"], dtype=torch.float64, requires_grad=True)
+    rc = torch.tensor(inp["ref_chosen"], dtype=torch.float64)
+    rr = torch.tensor(inp["ref_rejected"], dtype=torch.float64)
+    lc = torch.tensor(inp["chosen_tokens"], dtype=torch.float64)
+    lr = torch.tensor(inp["rejected_tokens"], dtype=torch.float64)
+    pc, pr = pc0, pr0
+    if loss_type in ("ipo", "sigmoid_norm", "simpo"):
+        pc, pr, rc, rr = pc / lc, pr / lr, rc / lc, rr / lr
+    if loss_type == "simpo":
+        logits = (pc - pr) - gamma / beta
+    else:
+        logits = (pc - pr) - (rc - rr)
+    if loss_type in ("sigmoid", "sigmoid_norm", "simpo"):
+        losses = -F.logsigmoid(beta * logits) * (1 - ls) - F.logsigmoid(-beta * logits) * ls
+    elif loss_type == "robust":
+        losses = (-F.logsigmoid(beta * logits) * (1 - ls) + F.logsigmoid(-beta * logits) * ls) / (1 - 2 * ls)
+    elif loss_type == "hinge":
+        losses = torch.relu(1 - beta * logits)
+    elif loss_type == "ipo":
+        losses = (logits - 1 / (2 * beta)) ** 2
+    loss = losses.mean()
+    if sft_weight > 0:
+        loss = loss + sft_weight * (-pc0 / lc).mean()
+    loss.backward()
+    with torch.no_grad():
+        if loss_type == "simpo":
+            cr, rj = beta * pc, beta * pr
+        else:
+            cr, rj = beta * (pc - rc), beta * (pr - rr)
+    return {
+        "loss": loss.item(), "grad_policy_chosen": pc0.grad.tolist(), "grad_policy_rejected": pr0.grad.tolist(),
+        "chosen_rewards": cr.tolist(), "rejected_rewards": rj.tolist(),
+        "metrics": {"rewards/chosen": cr.mean().item(), "rewards/rejected": rj.mean().item(),
+                    "rewards/accuracies": (cr > rj).double().mean().item(),
+                    "rewards/margins": (cr - rj).mean().item(),
+                    "logps/chosen": pc.detach().mean().item(), "logps/rejected": pr.detach().mean().item()},
+    }
+
+
+# RL: 3 prompts x G = 4 rollouts, T = 6 token slots. Group 1's rewards are all equal (advantage exactly
+# 0). Padding (mask 0) holds values unlike the response tokens, so a masking mistake shows.
+RL_G = 4
+RL_REWARDS = [1.0, 0.0, 0.5, 0.25, 0.2, 0.2, 0.2, 0.2, 0.9, -0.3, 0.4, 0.0]
+RL_LENGTHS = [6, 4, 5, 2, 3, 6, 1, 5, 4, 4, 6, 3]
+
+
+def rl_inputs():
+    g = torch.Generator().manual_seed(11)
+    R, T = len(RL_LENGTHS), max(RL_LENGTHS)
+    mask = torch.tensor([[1.0 if t < n else 0.0 for t in range(T)] for n in RL_LENGTHS], dtype=torch.float64)
+    old = -(torch.rand(R, T, generator=g, dtype=torch.float64) * 3 + 0.05)
+    logp = old + torch.randn(R, T, generator=g, dtype=torch.float64) * 0.2
+    ref = old + torch.randn(R, T, generator=g, dtype=torch.float64) * 0.3
+    pad = mask == 0
+    old[pad], logp[pad], ref[pad] = -1.0, -3.0, -0.5
+    return {"rewards": RL_REWARDS, "group_size": RL_G, "mask": mask.tolist(), "logp": fp32_list(logp),
+            "old_logp": fp32_list(old), "ref_logp": fp32_list(ref)}
+
+
+RL_CASES = [  # name, std_normalize, leave_one_out, eps, kl_estimator, kl_mode, kl_beta, clip_eps
+    ("grpo_k3_loss", True, False, 1e-4, "k3", "loss", 0.05, 0.2),
+    ("rloo_k1_reward", False, True, 1e-4, "k1", "reward", 0.1, 0.2),
+    ("mean_k1_loss", False, False, 1e-4, "k1", "loss", 0.1, 0.1),
+]
+
+
+def group_advantages_reference(rewards, G, std_normalize, leave_one_out, eps):
+    r = torch.tensor(rewards, dtype=torch.float64).view(-1, G)
+    if leave_one_out:
+        a = r - (r.sum(1, keepdim=True) - r) / (G - 1)  # minus the mean of the other rollouts
+    else:
+        a = r - r.mean(1, keepdim=True)
+    if std_normalize:
+        a = a / (r.std(1, unbiased=True, keepdim=True) + eps)
+    constant = r.max(1).values == r.min(1).values
+    a[constant] = 0.0
+    return a.flatten()
+
+
+def kl_reference(logp, ref, estimator):
+    """Schulman's estimators of KL(policy || ref) from sampled-token log-probs."""
+    if estimator == "k1":
+        return logp - ref
+    ratio = torch.exp(ref - logp)
+    return ratio - 1 - torch.log(ratio)
+
+
+def rl_reference(inp, std_normalize, leave_one_out, eps, kl_estimator, kl_mode, kl_beta, clip_eps):
+    """GRPO/RLOO advantages (KL either shaped into the rewards as r - beta * sum_t kl(old, ref), or added to
+    the loss as beta * token-mean kl(policy, ref)), then the PPO clipped surrogate, token-mean over the
+    response tokens. Gradient w.r.t. the current policy's per-token log-probs."""
+    mask = torch.tensor(inp["mask"], dtype=torch.float64) > 0
+    logp = torch.tensor(inp["logp"], dtype=torch.float64, requires_grad=True)
+    old = torch.tensor(inp["old_logp"], dtype=torch.float64)
+    ref = torch.tensor(inp["ref_logp"], dtype=torch.float64)
+    rewards = torch.tensor(inp["rewards"], dtype=torch.float64)
+    out = {}
+    if kl_mode == "reward":
+        seq_kl = torch.stack([kl_reference(old[i][mask[i]], ref[i][mask[i]], kl_estimator).sum()
+                              for i in range(len(rewards))])
+        rewards = rewards - kl_beta * seq_kl
+        out["seq_kl"] = seq_kl.tolist()
+    adv = group_advantages_reference(rewards.tolist(), inp["group_size"], std_normalize, leave_one_out, eps)
+    A = adv.unsqueeze(1).expand_as(logp)[mask]  # one advantage per response token
+    lp, ol = logp[mask], old[mask]
+    ratio = torch.exp(lp - ol)
+    clipped_ratio = torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps)
+    policy_loss = -torch.minimum(ratio * A, clipped_ratio * A).mean()
+    kl_mean = kl_reference(lp, ref[mask], kl_estimator).mean()
+    loss = policy_loss + kl_beta * kl_mean if kl_mode == "loss" else policy_loss
+    loss.backward()
+    with torch.no_grad():
+        out.update({
+            "advantages": adv.tolist(), "policy_loss": policy_loss.item(), "kl_mean": kl_mean.item(),
+            "loss": loss.item(), "grad_logp": logp.grad.tolist(),
+            "clip_fraction": (clipped_ratio * A < ratio * A).double().mean().item(),
+            "ratio_mean": ratio.mean().item(), "ratio_max": ratio.max().item(),
+            "approx_kl_old": kl_reference(lp, ol, "k3").mean().item(),
+        })
+    assert 0 < out["clip_fraction"] < 1, "the clip must bind on some tokens and not others"
+    return out
+
+
+def write_training_golden(w, lora):
+    sft, grads = sft_reference(w, lora)
+    write_safetensors(os.path.join(OUT, "train_grads.safetensors"), {k: v.float() for k, v in grads.items()},
+                      {"format": "pt"})
+    dpo_in = dpo_inputs()
+    rl_in = rl_inputs()
+    rr = lambda x: json.loads(json.dumps(x), parse_float=lambda s: r(float(s)))  # 10 significant digits
+    train = {
+        "about": "See tests/golden/README.md. Training references: SFT loss and gradients (gradients in "
+                 "train_grads.safetensors), AdamW loss curve, DPO and RL losses on fixed inputs.",
+        "sft": {"rows": [{"ids": ids, "weights": wt} for ids, wt in SFT_ROWS], "pad_id": SFT_PAD,
+                "loss": r(sft["loss"]), "loss_lora": r(sft["loss_lora"]),
+                "adamw": dict(ADAMW, **rr(sft["adamw"]))},
+        "dpo": {"inputs": dpo_in, "cases": [
+            dict({"name": n, "loss_type": t, "beta": b, "label_smoothing": ls, "simpo_gamma": gm,
+                  "sft_weight": sw}, **rr(dpo_reference(dpo_in, t, b, ls, gm, sw)))
+            for n, t, b, ls, gm, sw in DPO_CASES]},
+        "rl": {"inputs": rl_in, "cases": [
+            dict({"name": n, "std_normalize": sn, "leave_one_out": loo, "eps": e, "kl_estimator": est,
+                  "kl_mode": km, "kl_beta": kb, "clip_eps": ce}, **rr(rl_reference(rl_in, sn, loo, e, est, km, kb, ce)))
+            for n, sn, loo, e, est, km, kb, ce in RL_CASES]},
+    }
+    with open(os.path.join(OUT, "train.json"), "w") as f:
+        json.dump(train, f, indent=1)
+        f.write("\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     w = make_weights()
@@ -274,6 +547,7 @@ def main():
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1)
         f.write("\n")
+    write_training_golden(w, lora)
     print("wrote", OUT)
 
 

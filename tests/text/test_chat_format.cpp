@@ -181,15 +181,21 @@ TEST(ChatFormat, LoadConversationsErrorsNameFileAndLine) {
   expect_line_error("not_object.jsonl", "[1,2]\n", 1, "JSON object");
   expect_line_error("bad_role.jsonl", good + good +
                     "{\"messages\":[{\"role\":\"admin\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\"}]}\n",
-                    3, "bad role 'admin'");
+                    3, "bad role \"admin\"");
   expect_line_error("num_content.jsonl",
                     "{\"messages\":[{\"role\":\"user\",\"content\":5},{\"role\":\"assistant\",\"content\":\"a\"}]}\n", 1,
-                    "\"content\" must be a string");
+                    "messages[0].content must be a string");
   expect_line_error("no_content.jsonl", "{\"messages\":[{\"role\":\"user\"},{\"role\":\"assistant\",\"content\":\"a\"}]}\n",
-                    1, "missing \"content\"");
+                    1, "messages[0].content must be a string");
   expect_line_error("no_assistant.jsonl", good + "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}\n", 2,
                     "no assistant message");
   expect_line_error("msg_not_object.jsonl", "{\"messages\":[\"hi\"]}\n", 1, "must be an object");
+  // Blank content is malformed here exactly as in preference pairs and prompts (one parser).
+  expect_line_error("blank_content.jsonl",
+                    "{\"messages\":[{\"role\":\"user\",\"content\":\" \"},{\"role\":\"assistant\",\"content\":\"a\"}]}\n", 1,
+                    "messages[0].content is empty");
+  expect_line_error("bad_utf8.jsonl", good + "{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}\n", 2,
+                    "invalid_utf8");
 
   auto empty = (text_temp_dir() / "empty.jsonl").string();
   srl::fs::write_file_atomic(empty, "\n\n");

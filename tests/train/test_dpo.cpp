@@ -133,7 +133,7 @@ class Dpo : public ::testing::Test {
     c.train.save_every = 0;
     c.train.log_every = 1;
     c.train.kl_samples = 0;
-    c.compute.dtype = "fp32";
+    c.compute.dtype = train::DtypePolicy::Fp32;
     c.compute.threads = 1;  // the tiny model gains nothing from a second thread on a shared machine
     return c;
   }
@@ -167,7 +167,7 @@ TEST_F(Dpo, LearnsToPreferTheShorterReplyOnHeldOutPairs) {
   auto c = config("learn");
   c.train.max_steps = 30;
   c.train.learning_rate = 1e-2;
-  c.train.schedule = "constant";
+  c.train.schedule = train::Schedule::Constant;
   c.train.kl_samples = 4;
   c.train.max_new_tokens = 12;
   auto r = train::run_dpo(c, quiet());
@@ -218,7 +218,7 @@ TEST_F(Dpo, IpoWithALiveReferenceAndReferenceFreeSimpoTrain) {
   // ipo at step 0: every log-ratio is 0, so the loss is (0 - 1/(2 beta))^2 = 25 for beta 0.1; the reference
   // is recomputed each step (reference_cache: false), also for the held-out pairs.
   auto ipo = config("ipo");
-  ipo.dpo.loss_type = "ipo";
+  ipo.dpo.loss_type = train::DpoLossType::Ipo;
   ipo.dpo.reference_cache = false;
   ipo.train.max_steps = 2;
   auto r = train::run_dpo(ipo, quiet());
@@ -228,7 +228,7 @@ TEST_F(Dpo, IpoWithALiveReferenceAndReferenceFreeSimpoTrain) {
   EXPECT_FALSE(stdfs::exists(ipo.output_dir + "/reference_logps"));
   // simpo needs no reference, so it may train all weights (lora_rank 0).
   auto simpo = config("simpo");
-  simpo.dpo.loss_type = "simpo";
+  simpo.dpo.loss_type = train::DpoLossType::Simpo;
   simpo.dpo.reference_cache = false;
   simpo.lora.lora_rank = 0;
   simpo.train.max_steps = 2;
@@ -421,13 +421,13 @@ TEST_F(Dpo, TiesAreSkippedAndCountedOrAnErrorNamingTheLine) {
   EXPECT_EQ(nlohmann::json::parse(fs::read_file(kTmp + "/ties/eval.json"))["ties_skipped"]["train"], 3);
   auto e = config("ties_error");
   e.data.train_file = kTmp + "/ties.jsonl";
-  e.data.ties = "error";
+  e.data.ties = train::TiePolicy::Error;
   expect_bad_input([&] { train::run_dpo(e, quiet()); }, "ties.jsonl:1");
 }
 
 TEST_F(Dpo, ConfigMistakesAreExit2ErrorsNamingTheKey) {
   auto simpo = config("bad");
-  simpo.dpo.loss_type = "simpo";
+  simpo.dpo.loss_type = train::DpoLossType::Simpo;
   expect_bad_input([&] { train::check_dpo_config(simpo); }, "dpo.reference_cache");
   simpo.dpo.reference_cache = false;
   EXPECT_NO_THROW(train::check_dpo_config(simpo));
@@ -437,14 +437,14 @@ TEST_F(Dpo, ConfigMistakesAreExit2ErrorsNamingTheKey) {
   auto full = config("bad");
   full.lora.lora_rank = 0;
   expect_bad_input([&] { train::check_dpo_config(full); }, "lora.lora_rank");
-  full.dpo.loss_type = "ipo";
+  full.dpo.loss_type = train::DpoLossType::Ipo;
   expect_bad_input([&] { train::check_dpo_config(full); }, "lora.lora_rank");
 
   auto beta = config("bad");
   beta.dpo.beta = 0;
   expect_bad_input([&] { train::check_dpo_config(beta); }, "dpo.beta");
   auto hinge = config("bad");
-  hinge.dpo.loss_type = "hinge";
+  hinge.dpo.loss_type = train::DpoLossType::Hinge;
   hinge.dpo.label_smoothing = 0.1;
   expect_bad_input([&] { train::check_dpo_config(hinge); }, "dpo.label_smoothing");
 

@@ -74,11 +74,11 @@ TEST(Schedule, WarmupThenCosineAndLinear) {
   EXPECT_NEAR(lr_at(10, 1.0, s), 1.0, 1e-12);
   EXPECT_NEAR(lr_at(60, 1.0, s), 0.5, 1e-12);  // half-way through the cosine
   EXPECT_NEAR(lr_at(110, 1.0, s), 0.0, 1e-12);
-  s.kind = "linear";
+  s.kind = Schedule::Linear;
   EXPECT_NEAR(lr_at(35, 2.0, s), 2.0 * 0.75, 1e-12);
   s.min_lr_ratio = 0.1;
   EXPECT_NEAR(lr_at(110, 1.0, s), 0.1, 1e-12);
-  s.kind = "constant";
+  s.kind = Schedule::Constant;
   EXPECT_DOUBLE_EQ(lr_at(100, 3.0, s), 3.0);
 }
 

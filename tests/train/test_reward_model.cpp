@@ -104,7 +104,7 @@ class RewardModelTest : public ::testing::Test {
     c.train.stats_pairs = 8;
     c.lora.lora_rank = 4;
     c.lora.lora_alpha = 8;
-    f.compute.dtype = "fp32";  // deterministic, and bitwise comparable across runs
+    f.compute.dtype = train::DtypePolicy::Fp32;  // deterministic, and bitwise comparable across runs
     f.compute.threads = 1;     // tiny shapes gain little from threads; a shared machine loses a lot
     return f;
   }
@@ -329,7 +329,7 @@ TEST_F(RewardModelTest, SaveLoadRoundTripAndPolicyIsRefused) {
 
 TEST_F(RewardModelTest, ConfigFileLoadsAndBadSettingsAreRefused) {
   auto f = config::load<train::RlRewardModelFileConfig>(kSrc + "/configs/rl_reward_model.yaml");
-  EXPECT_EQ(f.rl.reward.judge, "reward_model");
+  EXPECT_EQ(f.rl.reward.judge, train::JudgeKind::RewardModel);
   EXPECT_EQ(f.reward_model.model.init, "runs/sft");
   EXPECT_EQ(f.reward_model.lora.lora_rank, 16);
   EXPECT_EQ(f.reward_model.lora.lora_alpha, 32.0);

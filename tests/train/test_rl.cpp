@@ -127,7 +127,7 @@ class RlTrainer : public ::testing::Test {
 
   static train::ComputeSection fp32() {
     train::ComputeSection c;
-    c.dtype = "fp32";
+    c.dtype = train::DtypePolicy::Fp32;
     c.threads = 1;  // tiny matrices: one thread is fastest, and much faster on a shared machine
     return c;
   }
@@ -202,7 +202,7 @@ TEST_F(RlTrainer, PairwiseJudgeTournamentWinRateRises) {
   auto c = config("pairwise");
   c.train.max_steps = 16;
   c.objective.kl_beta = 0.0;  // old log-probs = the first minibatch's own training forward
-  c.reward.tournament = "all_pairs";
+  c.reward.tournament = train::TournamentPattern::AllPairs;
   c.data.eval_prompt_file = kTmp + "/eval_prompts.jsonl";  // exercises the panel evaluation hook
   c.data.eval_prompts = 4;
   c.train.eval_every = 0;
@@ -265,8 +265,8 @@ TEST_F(RlTrainer, OnlineDpoLearnsTheToyPreference) {
 TEST_F(RlTrainer, ResumeIsBitwiseIdentical) {
   auto c = config("straight");
   c.objective.num_substeps = 2;  // minibatch 2 is off-policy: its old log-probs come from the pre-pass
-  c.objective.kl_mode = "loss";
-  c.objective.kl_estimator = "k3";
+  c.objective.kl_mode = train::KlMode::Loss;
+  c.objective.kl_estimator = train::KlEstimator::K3;
   c.objective.leave_one_out = true;
   train::run_rl(c, fp32(), scalar());
   auto s = config("split");
@@ -296,10 +296,10 @@ TEST_F(RlTrainer, ConfigErrorsNameTheKey) {
   c.rollout.rollouts_per_prompt = 1;
   expect_config_error(c, pairwise(judge), "rl.rollout.rollouts_per_prompt");
   c = config("bad");
-  c.reward.judge = "heuristic";
+  c.reward.judge = train::JudgeKind::Heuristic;
   expect_config_error(c, pairwise(nullptr), "rl.reward.judge");
   c = config("bad");
-  c.reward.judge = "reward_model";
+  c.reward.judge = train::JudgeKind::RewardModel;
   expect_config_error(c, pairwise(nullptr), "rl.reward.reward_model");
   c = config("bad");
   expect_config_error(c, scalar(nullptr), "rl.reward.reward_model");
@@ -395,7 +395,7 @@ TEST_F(RlTrainer, RewardModelSourcesAreWired) {
   EXPECT_GT(r.last.at("reward_std"), 0.0);  // a random head still tells replies apart
   auto d = config("rm_judge");
   d.train.max_steps = 2;
-  d.reward.judge = "reward_model";
+  d.reward.judge = train::JudgeKind::RewardModel;
   d.reward.reward_model = kTmp + "/rm";
   auto rj = train::run_rl(d, fp32(), pairwise(nullptr));
   ASSERT_TRUE(rj.last.count("win_rate"));

@@ -52,7 +52,7 @@ class Sft : public ::testing::Test {
     c.train.eval_every = 0;
     c.train.save_every = 0;
     c.train.log_every = 1;
-    c.compute.dtype = "fp32";
+    c.compute.dtype = train::DtypePolicy::Fp32;
     return c;
   }
 
@@ -128,7 +128,7 @@ TEST_F(Sft, LossFallsOnTheEmbeddedCorpus) {
   c.train.learning_rate = 3e-3;
   c.train.eval_every = 40;
   c.data.max_seq_len = 96;
-  c.compute.dtype = "auto";
+  c.compute.dtype = train::DtypePolicy::Auto;
   auto r = train::run_sft(c, {});
   ASSERT_TRUE(r.eval_nll.has_value());
   // A fresh model starts at about ln(vocab) = ln(400) ~ 6.0 nats per token.
