@@ -15,6 +15,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/jsonl.hpp"
 #include "train/run_contract.hpp"
 
 namespace srl::eval::report {
@@ -86,28 +87,10 @@ json read_json_file(const string& path) {
   return j;
 }
 
-// Calls f(row, "path:line") for every non-blank line, each of which must be a JSON object.
+// Calls f(row, "path:line") for every non-blank line, each of which must be a JSON object (core/jsonl).
 template <class F>
 void for_each_jsonl(const string& path, F&& f) {
-  const string text = fs::read_file(path);
-  size_t pos = 0, line = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == string::npos) end = text.size();
-    std::string_view ln(text.data() + pos, end - pos);
-    pos = end + 1;
-    ++line;
-    if (ln.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-    const string where = path + ":" + std::to_string(line);
-    json j;
-    try {
-      j = json::parse(ln);
-    } catch (const json::parse_error& e) {
-      fail(where, string("not valid JSON (") + e.what() + ")");
-    }
-    if (!j.is_object()) fail(where, "expected a JSON object");
-    f(j, where);
-  }
+  read_json_lines(path, f);
 }
 
 // An optional input given as a directory: "" means not run; a directory without the file is not run
