@@ -71,7 +71,7 @@ struct RewardModelConfig {
 };
 
 // The reward model's part of its file (configs/rl_reward_model.yaml, whose `rl:` section is
-// RlRewardModelFileConfig's in rl.hpp) plus compute.
+// RlRewardModelFileConfig's in rl_config.hpp) plus compute.
 struct RewardModelFileConfig {
   RewardModelConfig reward_model;
   ComputeSection compute;
