@@ -24,6 +24,8 @@ void register_simulate(CLI::App& app);
 void register_report(CLI::App& app);
 // evaluate (cmd_evaluate.cpp)
 void register_evaluate(CLI::App& app);
+// train-guardrail and classify (cmd_guardrail.cpp)
+void register_guardrail(CLI::App& app);
 void register_data(CLI::App& app);
 // Parts of `data`, each in its own file: validate/import/export, anonymize/split, generate.
 void register_data_io(CLI::App& data);

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   srl::cli::register_report(app);
   srl::cli::register_pipeline(app);
   srl::cli::register_evaluate(app);
+  srl::cli::register_guardrail(app);
   srl::cli::register_bench(app);
   srl::cli::register_data(app);
   try {

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "data/request_reading.hpp"
 #include "data/support_intents.hpp"
 
 namespace srl::data {
@@ -128,8 +129,10 @@ const std::vector<std::string> kDistractors = {" Typing this from my phone at th
                                                " We leave for a trip next week.", " (Second account, same email.)",
                                                " Also, love the new catalogue."};
 
-std::string fill(const std::string& tmpl, const std::map<std::string, std::string>& vals,
-                 std::map<std::string, std::string>& used) {
+}  // namespace
+
+std::string fill_slots(const std::string& tmpl, const std::map<std::string, std::string>& vals,
+                       std::map<std::string, std::string>& used) {
   std::string out;
   for (size_t i = 0; i < tmpl.size();) {
     if (tmpl[i] == '{') {
@@ -146,6 +149,8 @@ std::string fill(const std::string& tmpl, const std::map<std::string, std::strin
   }
   return out;
 }
+
+namespace {
 
 // Drops "Please " / "please " (curt and rude answers skip courtesy).
 std::string strip_please(std::string s) {
@@ -204,6 +209,29 @@ std::string infer_intent(const std::string& text) {
   return best;
 }
 
+std::map<std::string, std::string> sample_entity_values(Rng& rng) {
+  std::map<std::string, std::string> vals;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "A%05d", 10000 + static_cast<int>(rng.below(90000)));
+  vals["order"] = buf;
+  vals["product"] = rng.pick(kProducts);
+  std::snprintf(buf, sizeof buf, "$%d.%02d", 12 + static_cast<int>(rng.below(309)),
+                std::vector<int>{0, 49, 95, 99}[rng.below(4)]);
+  vals["amount"] = buf;
+  // Refund ages avoid every window length (30, 60, 90) so no answer can echo one by accident.
+  static const std::vector<int> in_window = {2, 3, 5, 8, 11, 13, 17, 19, 22, 26, 29};
+  static const std::vector<int> out_window = {33, 36, 41, 45, 52, 57, 68, 75};
+  vals["days"] = std::to_string(rng.chance(0.6) ? rng.pick(in_window) : rng.pick(out_window));
+  const auto& name = rng.pick(kNames);
+  vals["name"] = name;
+  auto first = lower(name == "Tomás" ? std::string("tomas") : name);
+  vals["email"] = first + "." + std::to_string(10 + rng.below(90)) + "@mailbox.example";
+  vals["who"] = rng.pick(kWho);
+  vals["problem"] = rng.pick(kProblems);
+  vals["speed"] = rng.chance(0.5) ? "standard" : "express";
+  return vals;
+}
+
 SupportWorld::SupportWorld(KnowledgeBase kb) : kb_(std::move(kb)) {}
 
 Prompt SupportWorld::sample_prompt(const std::string& intent, Rng& rng) const {
@@ -223,26 +251,9 @@ Prompt SupportWorld::sample_prompt(const std::string& intent, Rng& rng) const {
     double m = rng.uniform();
     p.mood = m < 0.4 ? "calm" : m < 0.55 ? "confused" : m < 0.7 ? "anxious" : m < 0.9 ? "frustrated" : "angry";
   }
-  std::map<std::string, std::string> vals;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "A%05d", 10000 + static_cast<int>(rng.below(90000)));
-  vals["order"] = buf;
-  vals["product"] = rng.pick(kProducts);
-  std::snprintf(buf, sizeof buf, "$%d.%02d", 12 + static_cast<int>(rng.below(309)),
-                std::vector<int>{0, 49, 95, 99}[rng.below(4)]);
-  vals["amount"] = buf;
-  // Refund ages avoid every window length (30, 60, 90) so no answer can echo one by accident.
-  static const std::vector<int> in_window = {2, 3, 5, 8, 11, 13, 17, 19, 22, 26, 29};
-  static const std::vector<int> out_window = {33, 36, 41, 45, 52, 57, 68, 75};
-  vals["days"] = std::to_string(rng.chance(0.6) ? rng.pick(in_window) : rng.pick(out_window));
-  auto name = rng.pick(kNames);
-  auto first = lower(name == "Tomás" ? std::string("tomas") : name);
-  vals["email"] = first + "." + std::to_string(10 + rng.below(90)) + "@mailbox.example";
-  vals["who"] = rng.pick(kWho);
-  vals["problem"] = rng.pick(kProblems);
-  vals["speed"] = rng.chance(0.5) ? "standard" : "express";
-
-  std::string body = fill(rng.pick(d.templates), vals, p.entities);
+  auto vals = sample_entity_values(rng);
+  const std::string name = vals.at("name");
+  std::string body = fill_slots(rng.pick(d.templates), vals, p.entities);
   std::string text;
   bool hard = p.difficulty == "hard", medium = p.difficulty == "medium";
   if (rng.chance(hard ? 0.2 : 0.4)) text += rng.pick(kGreetings);
@@ -292,7 +303,7 @@ Expectation SupportWorld::expectation(const Prompt& p) const {
 Expectation SupportWorld::expectation_for_text(const std::string& prompt_text) const {
   Prompt p;
   p.text = prompt_text;
-  p.intent = infer_intent(prompt_text);
+  p.intent = read_intent(prompt_text);
   auto t = lower(prompt_text);
   bool upset = false;
   for (const char* w : {"angry", "frustrat", "worried", "ridiculous", "unbelievable", "!!", "???", "useless",

@@ -90,7 +90,8 @@ class SupportWorld {
   Prompt sample_prompt(const std::string& intent, Rng& rng) const;
   // What a good answer to `p` contains, from the knowledge base (entities decide e.g. in/out of window).
   Expectation expectation(const Prompt& p) const;
-  // For a prompt the world did not generate: intent by keyword matching, entities left empty.
+  // For a prompt the world did not generate: the intent read_intent gives (the installed guardrail
+  // classifier, else keyword matching), entities left empty.
   Expectation expectation_for_text(const std::string& prompt_text) const;
 
   std::string ideal_response(const Prompt& p) const { return candidate(p, Variation{}).text; }
@@ -107,6 +108,14 @@ class SupportWorld {
  private:
   KnowledgeBase kb_;
 };
+
+// The entity values one prompt draws, in a fixed order of draws: order, product, amount, days, name, email,
+// who, problem, speed (the slots of the templates and of data/customer_speech.hpp's phrasings).
+std::map<std::string, std::string> sample_entity_values(Rng& rng);
+// `tmpl` with every {slot} replaced from `vals`; the slots used are added to `used`. A slot without a value
+// is an internal error (the templates are compiled in).
+std::string fill_slots(const std::string& tmpl, const std::map<std::string, std::string>& vals,
+                       std::map<std::string, std::string>& used);
 
 // The intent whose keywords match `text` best ("unknown" when none does); safety intents win ties.
 std::string infer_intent(const std::string& text);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <sstream>
@@ -19,7 +20,12 @@
 #include "data/generate_dataset.hpp"
 #include "data/preference.hpp"
 #include "data/support_world.hpp"
+#include "data/ticket_set.hpp"
+#include "data/request_reading.hpp"
+#include "eval/evaluate_tickets.hpp"
 #include "eval/evaluator.hpp"
+#include "eval/guardrail.hpp"
+#include "eval/handling.hpp"
 #include "eval/judges.hpp"
 #include "eval/replies.hpp"
 #include "eval/safety.hpp"
@@ -68,9 +74,19 @@ void check_evaluate_config(const EvaluateConfig& c) {
 
 namespace {
 
-// Safe vs adversarial: the data's own intent tag when it has one (the synthetic world marks its adversarial
-// intents), else the request classifier.
+constexpr const char* kBitextInput = "bitext:";
+
+// The file an input names ("bitext:CSV" names the CSV).
+std::string input_file(const std::string& input) {
+  return input.rfind(kBitextInput, 0) == 0 ? input.substr(std::strlen(kBitextInput)) : input;
+}
+
+// Safe vs adversarial: a labelled ticket's risk and handling, else the data's own intent tag (the synthetic
+// world marks its adversarial intents), else the request classifier (the guardrail when installed).
 bool is_adversarial(const train::RlPrompt& p) {
+  if (p.tags.is_object() && p.tags.contains("risk") && p.tags["risk"].is_string() && p.tags.contains("handling") &&
+      p.tags["handling"].is_string())  // a labelled ticket
+    return p.tags["risk"].get<std::string>() != "none" || p.tags["handling"].get<std::string>() != "answer";
   if (p.tags.is_object() && p.tags.contains("intent") && p.tags["intent"].is_string()) {
     const auto intent = p.tags["intent"].get<std::string>();
     for (const auto& info : data::intents())
@@ -82,7 +98,7 @@ bool is_adversarial(const train::RlPrompt& p) {
 std::string intent_of(const train::RlPrompt& p) {
   if (p.tags.is_object() && p.tags.contains("intent") && p.tags["intent"].is_string())
     return p.tags["intent"].get<std::string>();
-  return data::infer_intent(last_user_message(p.conversation));
+  return data::read_intent(last_user_message(p.conversation));
 }
 
 // Replies to every prompt in batches of similar prompt length (less padding); order of `prompts` kept.
@@ -167,8 +183,17 @@ Baseline read_baseline_eval(const std::string& dir, const std::vector<train::RlP
 
 
 // The prompts to answer: the input file, cut to max_prompts.
+// "bitext:CSV": the corpus's evaluation half as labelled tickets (data/ticket_set.hpp); else a JSONL file.
 std::vector<train::RlPrompt> load_eval_prompts(const EvaluateConfig& cfg) {
-  auto prompts = train::load_rl_prompts(cfg.input, false);
+  std::vector<train::RlPrompt> prompts;
+  if (cfg.input.rfind(kBitextInput, 0) == 0) {
+    for (const auto& t : data::bitext_tickets(cfg.input.substr(std::strlen(kBitextInput)), data::BitextHalf::Eval)) {
+      auto j = t.to_json();
+      prompts.push_back({{{"user", t.text}}, t.id, j["tags"]});
+    }
+  } else {
+    prompts = train::load_rl_prompts(cfg.input, false);
+  }
   if (prompts.empty()) fail(cfg.input, "no prompts");
   if (cfg.max_prompts > 0 && static_cast<int64_t>(prompts.size()) > cfg.max_prompts) prompts.resize(cfg.max_prompts);
   return prompts;
@@ -482,7 +507,7 @@ json eval_json(const EvalSummaryInput& in) {
 // transcripts.jsonl: one line per prompt with both replies and every score.
 std::string transcripts_jsonl(const std::vector<train::RlPrompt>& prompts, const PolicyRun& policy,
                               const std::optional<Baseline>& base, const ReplyScores& s,
-                              const EvaluatorScores& evaluators) {
+                              const EvaluatorScores& evaluators, const detail::GuardedReplies& guarded) {
   std::string lines;
   for (size_t i = 0; i < prompts.size(); ++i) {
     const auto& reply = policy.replies[i];
@@ -509,9 +534,47 @@ std::string transcripts_jsonl(const std::vector<train::RlPrompt>& prompts, const
     for (const auto& [name, r] : evaluators.per_item[i])
       if (r.ok) scores[name] = {{"scores", r.scores}, {"explanation", r.explanation}};
     t["evaluators"] = scores;
+    if (!guarded.text.empty()) {
+      t["guardrail_route"] = guarded.route[i];
+      t["guarded_response"] = guarded.text[i];
+    }
     lines += t.dump() + "\n";
   }
   return lines;
+}
+
+std::vector<std::string> texts_of(const std::vector<Reply>& replies) {
+  std::vector<std::string> out;
+  for (const auto& r : replies) out.push_back(r.text);
+  return out;
+}
+
+// eval.json's "guardrail": the replies with flagged conversations routed (guardrail.hpp), their refusal
+// and unsafe-compliance rates, the panel win rate against the baseline routed the same way, and, for
+// labelled tickets, how they are handled. Per-prompt routes and routed replies go into *guarded.
+json guardrail_json(const EvaluateConfig& cfg, const model::RequestClassifier& clf,
+                    const std::vector<train::RlPrompt>& prompts, const PolicyRun& policy,
+                    const std::optional<Baseline>& base, const std::optional<std::vector<data::LabelledTicket>>& tickets,
+                    detail::GuardedReplies* guarded) {
+  *guarded = detail::guard_replies(clf, prompts, texts_of(policy.replies));
+  std::vector<Reply> replies = policy.replies;
+  for (size_t i = 0; i < replies.size(); ++i) replies[i].text = guarded->text[i];
+  std::optional<Baseline> gbase = base;
+  if (gbase) gbase->replies = detail::guard_replies(clf, prompts, gbase->replies).text;
+  ReplyScores gs;
+  judge_with_panel(cfg, prompts, replies, gbase, gs);
+  const auto sc = check_safety(prompts, replies, gs);
+  json g = detail::routes_json(*guarded);
+  g["classifier"] = cfg.guardrail;
+  g["threshold"] = clf.calibration().threshold;
+  g["refusal_rate"] = sc.safe ? json(static_cast<double>(sc.refusals) / sc.safe) : json(nullptr);
+  g["unsafe_compliance_rate"] = sc.adversarial ? json(static_cast<double>(sc.unsafe) / sc.adversarial) : json(nullptr);
+  g["win_rate_vs_baseline"] = nullptr;
+  if (gbase && !gs.panel_prob.empty())
+    g["win_rate_vs_baseline"] = {{"panel", interval_json(bootstrap_mean(gs.panel_prob, 0.95, static_cast<int>(cfg.bootstrap_resamples),
+                                                                    static_cast<uint64_t>(cfg.sampling.seed) + 1))}};
+  if (tickets) g["handling"] = handling_summary(*tickets, guarded->text);
+  return g;
 }
 
 }  // namespace
@@ -520,10 +583,12 @@ nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSecti
   check_evaluate_config(cfg);
   const auto cmp = train::setup_compute(compute, "compute");
   register_judge_evaluators(static_cast<uint64_t>(cfg.panel_seed));
+  const auto clf = cfg.guardrail.empty() ? nullptr : load_guardrail(cfg.guardrail);
+  data::ScopedRequestClassifier reader(clf ? guardrail_reader(clf) : data::RequestClassifierFn{});
   auto evaluators = make_evaluators(cfg.evaluators, cfg.external_timeout_s, "config: evaluate.evaluators");  // errors before the slow parts
 
   const auto prompts = load_eval_prompts(cfg);
-  const std::string input_hash = fnv1a64_file_hex(cfg.input);
+  const std::string input_hash = fnv1a64_file_hex(input_file(cfg.input));
   const std::string key = replies_key(input_hash, cfg, prompts.size());
 
   const PolicyRun policy = run_policy(cfg, prompts, cmp);
@@ -538,7 +603,11 @@ nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSecti
 
   json ev = eval_json({cfg, input_hash, key, policy, base, scores, safety, evaluated});
   ev["per_intent"] = per_intent_json(prompts, scores);
-  const std::string transcripts = transcripts_jsonl(prompts, policy, base, scores, evaluated);
+  const auto tickets = detail::labelled_tickets(prompts);
+  ev["handling"] = tickets ? handling_summary(*tickets, texts_of(policy.replies)) : json(nullptr);
+  detail::GuardedReplies guarded;
+  ev["guardrail"] = clf ? guardrail_json(cfg, *clf, prompts, policy, base, tickets, &guarded) : json(nullptr);
+  std::string transcripts = transcripts_jsonl(prompts, policy, base, scores, evaluated, guarded);
   fs::make_dirs(cfg.output_dir);
   fs::write_file_atomic(cfg.output_dir + "/transcripts.jsonl", transcripts);
   fs::write_file_atomic(cfg.output_dir + "/eval.json", ev.dump(2) + "\n");

@@ -29,7 +29,7 @@ struct EvalSampling {
 };
 
 struct EvaluateConfig {
-  std::string input = "data/support_eval_prompts.jsonl";  // JSONL prompts: {"prompt"|"messages", "tags"}
+  std::string input = "data/support_eval_prompts.jsonl";  // JSONL prompts {"prompt"|"messages", "tags"}, or bitext:CSV
   std::string policy;        // run or checkpoint directory
   std::string baseline;      // run directory, or an earlier evaluate output (reuses its replies); "" = none
   std::string output_dir;    // eval.json, transcripts.jsonl
@@ -45,9 +45,10 @@ struct EvaluateConfig {
   // Built-in evaluator names, or "name=command args..." for an external one (run without a shell).
   std::vector<std::string> evaluators = {"support_helpfulness", "safety_guardrails"};
   double external_timeout_s = 60;
+  std::string guardrail;     // train-guardrail run ("" = keyword rules, no routing)
   template <class V>
   void visit(V& v) {
-    v("input", input, "JSONL prompts to answer");
+    v("input", input, "JSONL prompts to answer, or bitext:CSV (the Bitext corpus's evaluation half, labelled)");
     v("policy", policy, "run or checkpoint directory of the policy under test");
     v("baseline", baseline, "run directory or earlier evaluate output to compare with (empty: none)");
     v("output_dir", output_dir, "where eval.json and transcripts.jsonl go");
@@ -62,6 +63,9 @@ struct EvaluateConfig {
     v("kl_prompts", kl_prompts, "prompts for the KL-to-reference estimate (0 = skip)");
     v("evaluators", evaluators, "built-in evaluator names or name=command for external ones");
     v("external_timeout_s", external_timeout_s, "per-batch timeout of an external evaluator");
+    v("guardrail", guardrail,
+      "train-guardrail run: every judge reads requests with it, and eval.json adds the replies with flagged "
+      "conversations routed (empty: keyword rules, no routing)");
   }
 };
 

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/strings.hpp"
+#include "data/request_reading.hpp"
 #include "data/support_world.hpp"
 
 namespace srl::eval {
@@ -308,6 +309,11 @@ std::map<std::string, double> HelpfulnessScores::as_map() const {
           {"helpfulness", helpfulness}};
 }
 
+double addresses_intent_score(const std::string& intent, const std::string& reply) {
+  const size_t hits = matched_phrases(normalize_text(reply), intent_vocabulary(intent)).size();
+  return hits == 0 ? 0.0 : hits == 1 ? 0.5 : 1.0;
+}
+
 HelpfulnessScores score_helpfulness(const std::string& user_message, const std::string& reply) {
   using W = HelpfulnessWeights;
   HelpfulnessScores h;
@@ -344,15 +350,15 @@ HelpfulnessScores score_helpfulness(const std::string& user_message, const std::
                                                 : "not saying what happens next",
        "concrete steps");
 
-  h.intent = data::infer_intent(user_message);
+  h.intent = data::read_intent(user_message);
   const auto& vocab = intent_vocabulary(h.intent);
   if (vocab.empty()) {
     h.intent = "unknown";
     h.addresses_intent = 0.5;  // nothing to check against: neither earns nor loses the criterion outright
     costs.push_back("an unrecognised request (intent unknown)");
   } else {
-    size_t hits = matched_phrases(t, vocab).size();
-    h.addresses_intent = hits == 0 ? 0.0 : hits == 1 ? 0.5 : 1.0;
+    const size_t hits = matched_phrases(t, vocab).size();
+    h.addresses_intent = addresses_intent_score(h.intent, reply);
     note(h.addresses_intent, (hits == 0 ? "not addressing the " : "barely addressing the ") + h.intent + " request",
          "addressing the " + h.intent + " request");
   }

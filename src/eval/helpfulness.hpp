@@ -20,7 +20,7 @@ struct HelpfulnessScores {
   double addresses_intent = 0;  // the intent's vocabulary in the reply; 0.5 when the intent is unknown
   double no_placeholders = 0;   // 1 without unresolved template slots, else 0
   double helpfulness = 0;       // weighted mean of the five
-  std::string intent;           // data::infer_intent of the user message ("unknown" when none matches)
+  std::string intent;           // data::read_intent of the user message ("unknown" when none matches)
   bool upset = false;           // the user message reads upset
   int words = 0;                // whitespace-separated words of the reply
   std::string explanation;      // one sentence: what cost or earned points
@@ -42,6 +42,9 @@ bool is_upset(const std::string& user_message);
 // The words an on-topic reply to `intent` uses (lowercase; matched as whole words/phrases). Every intent of
 // data::intents() has an entry; "unknown" and anything else give an empty list.
 const std::vector<std::string>& intent_vocabulary(const std::string& intent);
+// The addresses_intent criterion for a known intent: 0 without any of its vocabulary in the reply, 0.5 with
+// one phrase, 1 with two or more.
+double addresses_intent_score(const std::string& intent, const std::string& reply);
 // Unresolved template slots in the reply ({name}, {{x}}, [ORDER_ID], [insert ...], <customer>, XXXX),
 // each as it appears; empty when there is none.
 std::vector<std::string> find_placeholders(const std::string& reply);

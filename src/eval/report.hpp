@@ -25,6 +25,9 @@ struct MethodRun {
   double train_seconds = 0;  // wall time of the training stage
   double train_tokens = 0;   // tokens processed in training
   uint64_t seed = 0;         // training seed (several MethodRuns of one name with different seeds = a stability study)
+  // Evaluations on the sets beyond the templates, (set name, evaluate output dir), e.g. ("hand-written",
+  // runs/quickstart/eval_ood/dpo); each eval.json may carry "handling" and "guardrail" blocks.
+  std::vector<std::pair<std::string, std::string>> set_evals;
 };
 
 struct ReportInput {
@@ -33,6 +36,7 @@ struct ReportInput {
   std::string baseline = "sft";
   std::vector<MethodRun> methods;
   std::string reward_model_dir;  // its eval.json holds the calibration table; may be empty
+  std::string guardrail_eval;    // guardrail_eval.json (eval/guardrail_metrics.hpp); may be empty
   std::string command;           // the command line that produced the run, shown in the report
 };
 

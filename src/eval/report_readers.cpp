@@ -237,12 +237,21 @@ void read_per_intent(const json& pi, const string& p, EvalData& e) {
   }
 }
 
-EvalData read_eval(const MethodRun& m) {
+EvalData read_eval_json(const json& j, const string& path);
+
+EvalData read_eval(const string& method, const string& eval_dir, json* raw = nullptr) {
+  if (eval_dir.empty()) fail("report", "method '" + method + "' has no eval_dir: run `supportrl evaluate` first");
+  const string path = join_path(eval_dir, kEvaluateFile);
+  if (!fs::exists(path)) fail(path, "not found: run `supportrl evaluate` for method '" + method + "' first");
+  json j = read_json_file(path);
+  auto e = read_eval_json(j, path);
+  if (raw) *raw = std::move(j);
+  return e;
+}
+
+EvalData read_eval_json(const json& j, const string& path) {
   EvalData e;
-  if (m.eval_dir.empty()) fail("report", "method '" + m.name + "' has no eval_dir: run `supportrl evaluate` first");
-  e.path = join_path(m.eval_dir, kEvaluateFile);
-  if (!fs::exists(e.path)) fail(e.path, "not found: run `supportrl evaluate` for method '" + m.name + "' first");
-  const json j = read_json_file(e.path);
+  e.path = path;
   const string& p = e.path;
   if (const json* w = opt_member(j, "win_rate_vs_baseline", p, is_object, "an object")) {
     e.win_panel = read_win(*w, "panel", p, "win_rate_vs_baseline.");
@@ -271,6 +280,40 @@ EvalData read_eval(const MethodRun& m) {
       if (auto x = opt_number(*ev, k, p, "evaluators.")) e.evaluators[k] = *x;
   if (const json* pi = opt_member(j, "per_intent", p, is_array, "an array")) read_per_intent(*pi, p, e);
   return e;
+}
+
+HandlingData read_handling(const json& parent, const string& key, const string& p, const string& prefix) {
+  HandlingData h;
+  const json* j = opt_member(parent, key, p, is_object, "an object");
+  if (!j) return h;
+  const string pre = prefix + key + ".";
+  h.present = true;
+  h.addresses_intent = opt_number(*j, "addresses_intent_rate", p, pre);
+  h.refusal = opt_number(*j, "refusal_rate", p, pre);
+  h.safe_ok = opt_number(*j, "safe_ok_rate", p, pre);
+  h.unsafe = opt_number(*j, "unsafe_rate", p, pre);
+  h.crisis = opt_number(*j, "crisis_rate", p, pre);
+  h.escalation = opt_number(*j, "escalation_rate", p, pre);
+  return h;
+}
+
+SetEval read_set(const string& name, const string& method, const string& eval_dir) {
+  SetEval s;
+  s.name = name;
+  json j;
+  s.eval = read_eval(method, eval_dir, &j);
+  const string& p = s.eval.path;
+  s.handling = read_handling(j, "handling", p, "");
+  if (const json* g = opt_member(j, "guardrail", p, is_object, "an object")) {
+    s.guarded.present = true;
+    if (const json* w = opt_member(*g, "win_rate_vs_baseline", p, is_object, "an object"))
+      s.guarded.win_panel = read_win(*w, "panel", p, "guardrail.win_rate_vs_baseline.");
+    s.guarded.refusal = opt_number(*g, "refusal_rate", p, "guardrail.");
+    s.guarded.unsafe = opt_number(*g, "unsafe_compliance_rate", p, "guardrail.");
+    s.guarded.routed = opt_number(*g, "routed", p, "guardrail.");
+    s.guarded.handling = read_handling(*g, "handling", p, "guardrail.");
+  }
+  return s;
 }
 
 Transcripts read_transcripts(const string& eval_dir) {
@@ -435,6 +478,59 @@ std::vector<const Run*> Loaded::runs_named(const string& name) const {
   return rs;
 }
 
+namespace {
+
+ClassifierScores read_classifier_scores(const json& j, const string& p, const string& pre) {
+  ClassifierScores c;
+  c.intent_accuracy = opt_number(j, "intent_accuracy", p, pre);
+  c.unsafe_recall = opt_number(j, "unsafe_recall", p, pre);
+  c.false_positive_rate = opt_number(j, "false_positive_rate", p, pre);
+  c.risk_accuracy = opt_number(j, "risk_accuracy", p, pre);
+  if (const json* r = opt_member(j, "risks", p, is_array, "an array"))
+    for (const auto& x : *r) {
+      if (!x.is_object() || !x.contains("name") || !x["name"].is_string()) fail(p, "\"" + pre + "risks\" entries need a name");
+      ClassifierScores::Risk k;
+      k.name = x["name"].get<string>();
+      for (auto [key, field] : {std::pair{"support", &k.support}, {"precision", &k.precision}, {"recall", &k.recall},
+                                {"f1", &k.f1}})
+        *field = opt_number(x, key, p, pre + "risks.").value_or(0.0);
+      c.risks.push_back(k);
+    }
+  for (auto [key, bins, ece] : {std::tuple{"risk_reliability", &c.risk_bins, &c.risk_ece},
+                                {"intent_reliability", &c.intent_bins, &c.intent_ece}})
+    if (const json* rel = opt_member(j, key, p, is_object, "an object")) {
+      *ece = opt_number(*rel, "ece", p, pre + key + ".");
+      if (const json* b = opt_member(*rel, "bins", p, is_array, "an array"))
+        for (const auto& x : *b) bins->push_back(read_bin(x, p));
+    }
+  return c;
+}
+
+GuardrailEvalData read_guardrail_eval(const string& path) {
+  GuardrailEvalData g;
+  g.path = path;
+  if (path.empty() || !fs::exists(path)) return g;
+  const json j = read_json_file(path);
+  g.present = true;
+  g.threshold = opt_number(j, "threshold", path);
+  const json* sets = opt_member(j, "sets", path, is_array, "an array");
+  if (!sets) fail(path, "\"sets\" is missing");
+  for (const auto& x : *sets) {
+    if (!x.is_object() || !x.contains("name") || !x["name"].is_string() || !x.contains("classifier") || !x.contains("keyword"))
+      fail(path, "a \"sets\" entry needs name, classifier and keyword");
+    GuardrailSet s;
+    s.name = x["name"].get<string>();
+    s.tickets = opt_number(x["classifier"], "tickets", path, "sets.classifier.").value_or(0.0);
+    s.unsafe = opt_number(x["classifier"], "unsafe_tickets", path, "sets.classifier.").value_or(0.0);
+    s.classifier = read_classifier_scores(x["classifier"], path, "sets.classifier.");
+    s.keyword = read_classifier_scores(x["keyword"], path, "sets.keyword.");
+    g.sets.push_back(std::move(s));
+  }
+  return g;
+}
+
+}  // namespace
+
 Loaded load(const ReportInput& in) {
   if (in.methods.empty()) fail("report", "no methods given");
   Loaded L;
@@ -462,13 +558,16 @@ Loaded load(const ReportInput& in) {
     }
     r.metrics = read_metrics(m.run_dir);
     r.unit = read_step_unit(m.run_dir, r.metrics.stage);
-    r.eval = read_eval(m);
+    r.sets.push_back(read_set("in-template", m.name, m.eval_dir));
+    r.eval = r.sets[0].eval;
+    for (const auto& [set, dir] : m.set_evals) r.sets.push_back(read_set(set, m.name, dir));
     r.sim = read_sim(m.sim_dir);
     r.tr = read_transcripts(m.eval_dir);
     L.runs.push_back(std::move(r));
   }
   if (!found) fail("report", "no method is named '" + in.baseline + "', the baseline");
   L.rm = read_reward_model(in.reward_model_dir);
+  L.guardrail = read_guardrail_eval(in.guardrail_eval);
   return L;
 }
 

@@ -93,6 +93,45 @@ struct RewardModelData {
   std::vector<svg::CalibrationBin> bins;
 };
 
+// ---- the sets beyond the templates: eval.json's "handling" and "guardrail" blocks (eval/handling.hpp)
+struct HandlingData {
+  bool present = false;
+  std::optional<double> addresses_intent, refusal, safe_ok, unsafe, crisis, escalation;
+};
+struct GuardedData {  // the replies with the guardrail routing flagged tickets
+  bool present = false;
+  std::optional<WinRate> win_panel;
+  std::optional<double> refusal, unsafe, routed;
+  HandlingData handling;
+};
+struct SetEval {
+  std::string name;  // "in-template", "hand-written", "Bitext"
+  EvalData eval;
+  HandlingData handling;
+  GuardedData guarded;
+};
+// ---- guardrail_eval.json: the classifier and the keyword rules per labelled set
+struct ClassifierScores {
+  std::optional<double> intent_accuracy, unsafe_recall, false_positive_rate, risk_accuracy, intent_ece, risk_ece;
+  struct Risk {
+    std::string name;
+    double support = 0, precision = 0, recall = 0, f1 = 0;
+  };
+  std::vector<Risk> risks;
+  std::vector<svg::CalibrationBin> risk_bins, intent_bins;
+};
+struct GuardrailSet {
+  std::string name;
+  double tickets = 0, unsafe = 0;
+  ClassifierScores classifier, keyword;
+};
+struct GuardrailEvalData {
+  std::string path;
+  bool present = false;
+  std::optional<double> threshold;
+  std::vector<GuardrailSet> sets;
+};
+
 // ---- everything, per run
 struct Run {
   MethodRun m;
@@ -103,6 +142,7 @@ struct Run {
   Metrics metrics;
   StepUnit unit;
   EvalData eval;
+  std::vector<SetEval> sets;  // sets[0] is the in-template evaluation (eval_dir), then MethodRun::set_evals
   SimData sim;
   Transcripts tr;
   std::string label() const { return m.label.empty() ? m.name : m.label; }  // without the seed
@@ -114,6 +154,7 @@ struct Loaded {
   std::vector<std::string> names;  // distinct method names, in input order
   size_t base = 0;                 // index of the baseline run (the first run named in.baseline)
   RewardModelData rm;
+  GuardrailEvalData guardrail;
   const Run& baseline() const { return runs[base]; }
   std::string base_label() const { return runs[base].label(); }
   std::vector<const Run*> runs_named(const std::string& name) const;  // in input order

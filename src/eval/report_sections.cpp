@@ -153,6 +153,7 @@ void results_section(Document& d, const Loaded& L) {
   d.h2("results", "1. Results");
   results_table(d, L);
   simulation_table(d, L);
+  beyond_templates_section(d, L);
   intent_table(d, L);
   reward_model_paragraph(d, L);
 }

@@ -12,6 +12,8 @@ namespace srl::eval::report {
 // The whole report: title, introduction, navigation and sections 1-6 (docs/report_format.md).
 Document build_document(const Loaded& L);
 
+// Section 1's subsections beyond the templates and on the guardrail (report_beyond.cpp).
+void beyond_templates_section(Document& d, const Loaded& L);
 // 2. Charts (report_charts.cpp).
 void charts_section(Document& d, const Loaded& L);
 // 3. Comparative analysis (report_analysis.cpp).

@@ -3,8 +3,9 @@
 // demands, abuse, legal threats, self-harm, phishing); check_reply says whether a reply breaks a guardrail
 // (asks for a password or full card number, discloses someone else's data or secrets, promises outside
 // policy, abuses the customer) or complies with a risky request, and whether it hands off to a person (and
-// gives crisis resources) where that is required. It is a transparent heuristic for evaluation and reward
-// shaping, tuned on the synthetic world's wording, not a trained safety classifier. docs/evaluators.md.
+// gives crisis resources) where that is required. The reply checks are transparent heuristics; the request
+// is read by the trained guardrail classifier when one is installed (eval/guardrail.hpp), else by keyword
+// rules tuned on the synthetic world's wording. docs/evaluators.md, docs/guardrail.md.
 #pragma once
 #include <memory>
 #include <string>
@@ -27,9 +28,15 @@ enum class RequestRisk {
   SelfHarm,           // suicide or self-harm
   Phishing            // impersonation or acting for someone else to take over an account
 };
-// When several apply, the first of: SelfHarm, LegalThreat, Phishing, CredentialRequest, OtherCustomerData,
-// OutOfPolicyPromise, Abusive.
+// The risk of a customer message: the installed guardrail classifier's acted risk
+// (data/request_reading.hpp), else keyword_request_risk.
 RequestRisk classify_request(const std::string& user_message);
+// The keyword and pattern rules (the fallback, and the baseline the guardrail is compared with). When
+// several apply, the first of: SelfHarm, LegalThreat, Phishing, CredentialRequest, OtherCustomerData,
+// OutOfPolicyPromise, Abusive.
+RequestRisk keyword_request_risk(const std::string& user_message);
+// The RequestRisk named `name` (risk_name's inverse); an unknown name is an internal error.
+RequestRisk risk_of_name(const std::string& name);
 // "none", "credential_request", "other_customer_data", "out_of_policy_promise", "abusive", "legal_threat",
 // "self_harm", "phishing".
 std::string risk_name(RequestRisk r);
@@ -56,8 +63,11 @@ struct ReplyViolations {
   bool escalation_ok() const { return !needs_escalation || (escalated && (!needs_crisis || gave_crisis)); }
 };
 ReplyViolations check_reply(const std::string& user_message, const std::string& reply);
+// The same with the request's risk given (a labelled ticket's, rather than the one classify_request reads).
+ReplyViolations check_reply(const std::string& user_message, const std::string& reply, RequestRisk risk);
 
-// The canned Northwind Gear reply used when a guardrail trips, one per risk (None: a generic polite decline).
+// The canned Northwind Gear reply used when a guardrail trips, one per risk (None: a polite out-of-scope
+// decline that offers a person for a Northwind question it could not answer).
 // Each is itself a refusal that check_reply judges safe for its risk; LegalThreat hands off to the legal
 // team, SelfHarm to a person with crisis resources.
 std::string refusal_template(RequestRisk r);

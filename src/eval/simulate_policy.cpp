@@ -9,6 +9,8 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/hash.hpp"
+#include "eval/evaluator.hpp"
+#include "eval/guardrail.hpp"
 #include "eval/replies.hpp"
 #include "model/generate.hpp"
 #include "train/preference_tokens.hpp"
@@ -89,6 +91,18 @@ Responder make_model_responder(model::LoadedModel& lm, const SimulateConfig& cfg
   };
 }
 
+// The policy's replies with the guardrail routing each conversation's last customer turn (guardrail.hpp).
+// The simulated customers keep judging with their own scenario, not with the classifier.
+Responder with_guardrail(std::shared_ptr<const model::RequestClassifier> clf, Responder inner) {
+  return [clf, inner = std::move(inner)](const std::vector<std::vector<text::Message>>& conversations,
+                                         const std::vector<uint64_t>& seeds) {
+    auto replies = inner(conversations, seeds);
+    for (size_t i = 0; i < replies.size(); ++i)
+      replies[i] = guarded_reply(clf->predict(last_user_message(conversations[i])), replies[i]);
+    return replies;
+  };
+}
+
 nlohmann::json run_simulate(const SimulateConfig& cfg, const train::ComputeSection& compute) {
   check_simulate_config(cfg);
   const auto t0 = std::chrono::steady_clock::now();
@@ -107,7 +121,9 @@ nlohmann::json run_simulate(const SimulateConfig& cfg, const train::ComputeSecti
                cfg.max_turns, lm.dir);
 
   ResponderStats stats;
-  const auto summary = run_simulation(scenarios, make_model_responder(lm, cfg, &stats, cmp), opt);
+  Responder respond = make_model_responder(lm, cfg, &stats, cmp);
+  if (!cfg.guardrail.empty()) respond = with_guardrail(load_guardrail(cfg.guardrail), std::move(respond));
+  const auto summary = run_simulation(scenarios, respond, opt);
   if (stats.prompts_truncated > 0)
     spdlog::warn("simulate: {} of {} prompts were longer than the context allows and kept only their newest tokens",
                  stats.prompts_truncated, stats.generations);

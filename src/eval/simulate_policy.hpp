@@ -26,6 +26,7 @@ struct SimulateConfig {
   int64_t max_new_tokens = 128;
   int64_t batch_size = 64;  // conversations per generate call
   std::string system_prompt;
+  std::string guardrail;  // train-guardrail run: flagged customer turns get the guardrail's reply ("" = off)
   template <class V>
   void visit(V& v) {
     v("policy", policy, "run or checkpoint directory of the policy under test");
@@ -39,6 +40,7 @@ struct SimulateConfig {
     v("max_new_tokens", max_new_tokens, "reply length limit in tokens");
     v("batch_size", batch_size, "conversations per generation batch");
     v("system_prompt", system_prompt, "system message before every conversation (empty: none)");
+    v("guardrail", guardrail, "train-guardrail run routing flagged customer turns to its templates (empty: off)");
   }
 };
 

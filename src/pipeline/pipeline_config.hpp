@@ -80,6 +80,20 @@ struct StageConfig {
   }
 };
 
+// The evaluation sets beyond the templates: every method is also evaluated on them (with the guardrail when
+// its stage is enabled), and the guardrail classifier is scored on them against the keyword rules.
+struct EvalSetsConfig {
+  std::string handwritten = "data/eval_ood";  // "" = skip
+  std::string bitext = "../shared/data/bitext/Bitext_Sample_Customer_Support_Training_Dataset.csv";  // skipped when absent
+  int64_t bitext_prompts = 200;  // evaluation prompts from the Bitext evaluation half (0 = all)
+  template <class V>
+  void visit(V& v) {
+    v("handwritten", handwritten, "hand-written out-of-template tickets (data/eval_ood; empty: skip)");
+    v("bitext", bitext, "Bitext CSV: its evaluation half is a second set (skipped when the file is absent)");
+    v("bitext_prompts", bitext_prompts, "Bitext tickets each method answers (0 = the whole evaluation half)");
+  }
+};
+
 struct ReportStageConfig {
   bool enabled = true;
   template <class V>
@@ -98,7 +112,9 @@ struct PipelineConfig {
   StageConfig dpo = with_config("configs/dpo.yaml");
   StageConfig reward_model_rl = with_config("configs/rl_reward_model.yaml");
   StageConfig direct_preference_rl = with_config("configs/rl_direct_preference.yaml");
+  StageConfig guardrail = with_config("configs/guardrail.yaml");
   StageConfig evaluate;
+  EvalSetsConfig eval_sets;
   StageConfig simulate;
   ReportStageConfig report;
   template <class V>
@@ -112,7 +128,9 @@ struct PipelineConfig {
     v.section("dpo", dpo);
     v.section("reward_model_rl", reward_model_rl);
     v.section("direct_preference_rl", direct_preference_rl);
+    v.section("guardrail", guardrail);
     v.section("evaluate", evaluate);
+    v.section("eval_sets", eval_sets);
     v.section("simulate", simulate);
     v.section("report", report);
   }

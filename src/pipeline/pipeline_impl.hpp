@@ -51,7 +51,16 @@ struct Pipeline::Impl {
   void add_reward_model();
   void add_dpo();
   void add_rl(const std::string& name, const StageConfig& sc, train::RlMode mode);
+  void add_guardrail();
+  struct EvalSet {
+    std::string prefix, dir, input;  // unit name prefix ("evaluate_ood"), output folder, evaluate.input
+    int64_t max_prompts = 0;
+  };
+  std::vector<EvalSet> eval_sets() const;
+  Unit evaluate_unit(const std::string& method, const EvalSet& set);
   void add_evaluation();
+  void add_guardrail_eval();
+  std::string guardrail_eval_file() const;  // "" when the guardrail_eval unit is disabled
   void add_report();
   std::vector<eval::MethodRun> report_methods() const;
 

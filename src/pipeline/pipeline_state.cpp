@@ -195,11 +195,15 @@ nlohmann::ordered_json Pipeline::Impl::state_json() const {
   nlohmann::ordered_json rep;
   rep["baseline"] = "sft";
   rep["reward_model_dir"] = enabled("reward_model") ? out + "/reward_model" : "";
+  rep["guardrail_eval"] = guardrail_eval_file();
   rep["methods"] = nlohmann::ordered_json::array();
-  for (const auto& r : report_methods())
+  for (const auto& r : report_methods()) {
     rep["methods"].push_back({{"name", r.name}, {"label", r.label}, {"run_dir", r.run_dir}, {"eval_dir", r.eval_dir},
                               {"sim_dir", r.sim_dir}, {"train_seconds", r.train_seconds},
                               {"train_tokens", r.train_tokens}, {"seed", r.seed}});
+    rep["methods"].back()["set_evals"] = nlohmann::ordered_json::array();
+    for (const auto& [set, dir] : r.set_evals) rep["methods"].back()["set_evals"].push_back({set, dir});
+  }
   j["report"] = rep;
   return j;
 }
@@ -227,6 +231,7 @@ eval::ReportInput report_input_from_state(const std::string& pipeline_dir, const
     const auto& rep = j.at("report");
     in.baseline = rep.at("baseline").get<std::string>();
     in.reward_model_dir = rep.at("reward_model_dir").get<std::string>();
+    in.guardrail_eval = rep.value("guardrail_eval", "");
     for (const auto& m : rep.at("methods")) {
       eval::MethodRun r;
       r.name = m.at("name").get<std::string>();
@@ -237,6 +242,8 @@ eval::ReportInput report_input_from_state(const std::string& pipeline_dir, const
       r.train_seconds = m.at("train_seconds").get<double>();
       r.train_tokens = m.at("train_tokens").get<double>();
       r.seed = m.at("seed").get<uint64_t>();
+      if (m.contains("set_evals"))  // absent in the state of an earlier version
+        for (const auto& e : m.at("set_evals")) r.set_evals.emplace_back(e.at(0).get<std::string>(), e.at(1).get<std::string>());
       in.methods.push_back(std::move(r));
     }
   } catch (const nlohmann::json::exception& e) {

@@ -8,12 +8,14 @@
 #include "core/fs.hpp"
 #include "data/generate_dataset.hpp"
 #include "eval/evaluate.hpp"
+#include "eval/guardrail_metrics.hpp"
 #include "eval/judges.hpp"
 #include "eval/simulate_policy.hpp"
 #include "pipeline/pipeline_impl.hpp"
 #include "text/chat_format.hpp"
 #include "text/tokenizer.hpp"
 #include "train/dpo.hpp"
+#include "train/guardrail_train.hpp"
 #include "train/reward_model_train.hpp"
 #include "train/rl.hpp"
 #include "train/sft.hpp"
@@ -134,7 +136,9 @@ Pipeline::Impl::Impl(PipelineConfig c) : cfg(std::move(c)) {
   add_data();
   add_tokenizer();
   add_training();
+  add_guardrail();
   add_evaluation();
+  add_guardrail_eval();
   add_report();
   link();
 }
@@ -371,39 +375,112 @@ void Pipeline::Impl::add_rl(const std::string& name, const StageConfig& sc, trai
   }));
 }
 
-// One evaluation and one simulation per trained method.
+// guardrail: the request classifier every evaluation reads requests with and routes flagged tickets by.
+void Pipeline::Impl::add_guardrail() {
+  const int64_t seed = cfg.pipeline.seed;
+  const std::string dir = out + "/guardrail";
+  units.push_back(make_unit<train::GuardrailConfig>({
+      .name = "guardrail", .stage = "guardrail", .method = "", .output = dir, .enabled = cfg.guardrail.enabled,
+      .run_dir = true, .outputs = {"classifier.safetensors", "guardrail.json"},
+      .resolve = [&] {
+        return resolve<train::GuardrailConfig>(
+            "guardrail", cfg.guardrail,
+            stage_sets(cfg.compute, {set_str("output_dir", dir), set_int("data.seed", seed), set_int("train.seed", seed)}));
+      },
+      .output_key = "output_dir",
+      .output_of = [](const train::GuardrailConfig& c) { return c.output_dir; },
+      .inputs = [](const train::GuardrailConfig& c) -> std::vector<std::string> { return {c.data.bitext}; },
+      .work = [](const train::GuardrailConfig& c) { train::run_train_guardrail(c, train::RunOptions{}); },
+  }));
+}
+
+std::string Pipeline::Impl::guardrail_eval_file() const {
+  return enabled("guardrail_eval") ? out + "/guardrail_eval/guardrail_eval.json" : "";
+}
+
+// guardrail_eval: the classifier and the keyword rules on the sets beyond the templates.
+void Pipeline::Impl::add_guardrail_eval() {
+  std::vector<std::string> sets;
+  for (const auto& s : eval_sets())
+    if (s.prefix != "evaluate") sets.push_back(s.dir.substr(5) + "=" + s.input);  // "ood=data/eval_ood"
+  const std::string dir = out + "/guardrail_eval";
+  units.push_back(make_unit<eval::GuardrailEvalConfig>({
+      .name = "guardrail_eval", .stage = "guardrail_eval", .method = "", .output = dir,
+      .enabled = enabled("guardrail") && !sets.empty(), .run_dir = false, .outputs = {"guardrail_eval.json"},
+      .resolve = [&] {
+        eval::GuardrailEvalConfig c;
+        c.guardrail = out + "/guardrail";
+        c.sets = sets;
+        c.output_dir = dir;
+        c.compute = cfg.compute;
+        return c;
+      },
+      .output_key = "output_dir",
+      .output_of = [](const eval::GuardrailEvalConfig& c) { return c.output_dir; },
+      .inputs =
+          [](const eval::GuardrailEvalConfig& c) {
+            std::vector<std::string> in = {c.guardrail};
+            for (const auto& s : c.sets) {
+              auto spec = s.substr(s.find('=') + 1);
+              in.push_back(spec.rfind("bitext:", 0) == 0 ? spec.substr(7) : spec);
+            }
+            return in;
+          },
+      .work = [](const eval::GuardrailEvalConfig& c) { eval::run_guardrail_eval(c); },
+  }));
+}
+
+// The evaluation sets: the world's held-out prompts ("eval"), the hand-written tickets ("eval_ood") and the
+// Bitext evaluation half ("eval_bitext", when the corpus is present). (unit prefix, input, max_prompts).
+std::vector<Pipeline::Impl::EvalSet> Pipeline::Impl::eval_sets() const {
+  std::vector<EvalSet> sets = {{"evaluate", "eval", data_dir + "/support_eval_prompts.jsonl", 0}};
+  const auto& e = cfg.eval_sets;
+  if (!e.handwritten.empty()) sets.push_back({"evaluate_ood", "eval_ood", e.handwritten, 0});
+  if (!e.bitext.empty() && fs::exists(e.bitext))
+    sets.push_back({"evaluate_bitext", "eval_bitext", "bitext:" + e.bitext, e.bitext_prompts});
+  return sets;
+}
+
+// One method's evaluation on one set; the SFT evaluation of the set is the others' baseline.
+Unit Pipeline::Impl::evaluate_unit(const std::string& m, const EvalSet& set) {
+  const int64_t seed = cfg.pipeline.seed;
+  const bool rm = enabled("reward_model"), guard = enabled("guardrail");
+  const std::string dir = out + "/" + set.dir + "/" + m;
+  return make_unit<eval::EvaluateFileConfig>({
+      .name = set.prefix + "/" + m, .stage = "evaluate", .method = m, .output = dir, .enabled = cfg.evaluate.enabled,
+      .run_dir = false, .outputs = {"eval.json", "transcripts.jsonl"},
+      .resolve = [&] {
+        // The SFT evaluation is the baseline: the others reuse its replies instead of regenerating them.
+        return resolve<eval::EvaluateFileConfig>(
+            "evaluate", cfg.evaluate,
+            stage_sets(cfg.compute, {set_str("evaluate.input", set.input), set_str("evaluate.policy", out + "/" + m),
+                                     set_str("evaluate.baseline", m == "sft" ? "" : out + "/" + set.dir + "/sft"),
+                                     set_str("evaluate.output_dir", dir),
+                                     set_str("evaluate.reward_model", rm ? out + "/reward_model" : ""),
+                                     set_str("evaluate.guardrail", guard ? out + "/guardrail" : ""),
+                                     set_int("evaluate.max_prompts", set.max_prompts),
+                                     set_int("evaluate.panel_seed", seed), set_int("evaluate.sampling.seed", seed)}));
+      },
+      .output_key = "evaluate.output_dir",
+      .output_of = [](const eval::EvaluateFileConfig& c) { return c.evaluate.output_dir; },
+      // A bad value fails now, not after every training stage.
+      .check = [](const eval::EvaluateFileConfig& c) { eval::check_evaluate_config(c.evaluate); },
+      .inputs =
+          [](const eval::EvaluateFileConfig& c) -> std::vector<std::string> {
+            const auto& e = c.evaluate;
+            const std::string in = e.input.rfind("bitext:", 0) == 0 ? e.input.substr(7) : e.input;
+            return {in, e.policy, e.baseline, e.reward_model, e.guardrail};
+          },
+      .work = [](const eval::EvaluateFileConfig& c) { eval::run_evaluate(c.evaluate, c.compute); },
+  });
+}
+
+// One evaluation per trained method and set, and one simulation per trained method.
 void Pipeline::Impl::add_evaluation() {
   const int64_t seed = cfg.pipeline.seed;
-  const bool rm = enabled("reward_model");
-  for (const auto& m : method_names()) {
-    if (!enabled(m)) continue;
-    const std::string dir = out + "/eval/" + m;
-    units.push_back(make_unit<eval::EvaluateFileConfig>({
-        .name = "evaluate/" + m, .stage = "evaluate", .method = m, .output = dir, .enabled = cfg.evaluate.enabled,
-        .run_dir = false, .outputs = {"eval.json", "transcripts.jsonl"},
-        .resolve = [&] {
-          // The SFT evaluation is the baseline: the others reuse its replies instead of regenerating them.
-          return resolve<eval::EvaluateFileConfig>(
-              "evaluate", cfg.evaluate,
-              stage_sets(cfg.compute, {set_str("evaluate.input", data_dir + "/support_eval_prompts.jsonl"),
-                                       set_str("evaluate.policy", out + "/" + m),
-                                       set_str("evaluate.baseline", m == "sft" ? "" : out + "/eval/sft"),
-                                       set_str("evaluate.output_dir", dir),
-                                       set_str("evaluate.reward_model", rm ? out + "/reward_model" : ""),
-                                       set_int("evaluate.panel_seed", seed), set_int("evaluate.sampling.seed", seed)}));
-        },
-        .output_key = "evaluate.output_dir",
-        .output_of = [](const eval::EvaluateFileConfig& c) { return c.evaluate.output_dir; },
-        // A bad value fails now, not after every training stage.
-        .check = [](const eval::EvaluateFileConfig& c) { eval::check_evaluate_config(c.evaluate); },
-        .inputs =
-            [](const eval::EvaluateFileConfig& c) -> std::vector<std::string> {
-              const auto& e = c.evaluate;
-              return {e.input, e.policy, e.baseline, e.reward_model};
-            },
-        .work = [](const eval::EvaluateFileConfig& c) { eval::run_evaluate(c.evaluate, c.compute); },
-    }));
-  }
+  for (const auto& set : eval_sets())
+    for (const auto& m : method_names())
+      if (enabled(m)) units.push_back(evaluate_unit(m, set));
   for (const auto& m : method_names()) {
     if (!enabled(m)) continue;
     const std::string dir = out + "/sim/" + m;
@@ -436,6 +513,9 @@ std::vector<eval::MethodRun> Pipeline::Impl::report_methods() const {
     r.run_dir = train_unit->output;
     r.eval_dir = find("evaluate/" + m)->output;
     if (enabled("simulate/" + m)) r.sim_dir = find("simulate/" + m)->output;
+    for (const auto& set : eval_sets())
+      if (set.prefix != "evaluate" && enabled(set.prefix + "/" + m))
+        r.set_evals.emplace_back(set.prefix == "evaluate_ood" ? "hand-written" : "Bitext", find(set.prefix + "/" + m)->output);
     if (train_unit->record) {
       r.train_seconds = train_unit->record->seconds;
       r.train_tokens = train_unit->record->tokens;
@@ -465,8 +545,14 @@ void Pipeline::Impl::add_report() {
       j["methods"].push_back({{"name", r.name}, {"label", r.label}, {"run_dir", r.run_dir}, {"eval_dir", r.eval_dir},
                               {"sim_dir", r.sim_dir}, {"seed", r.seed}});
       for (const auto& d : {r.run_dir, r.eval_dir, r.sim_dir}) u.inputs.push_back(d);
+      for (const auto& [set, dir] : r.set_evals) {
+        j["methods"].back()["set_evals"].push_back({set, dir});
+        u.inputs.push_back(dir);
+      }
     }
     u.inputs.push_back(j["reward_model_dir"].get<std::string>());
+    j["guardrail_eval"] = guardrail_eval_file();
+    u.inputs.push_back(j["guardrail_eval"].get<std::string>());
     u.config_yaml = "# the report's inputs (train seconds and tokens come from the stage records)\n" + j.dump(2) + "\n";
     u.hash_yaml = u.config_yaml;
     u.work = [this] {
@@ -476,6 +562,7 @@ void Pipeline::Impl::add_report() {
       in.baseline = "sft";
       in.methods = report_methods();
       if (enabled("reward_model")) in.reward_model_dir = out + "/reward_model";
+      in.guardrail_eval = guardrail_eval_file();
       in.command = command;
       eval::write_report(in);
     };

@@ -12,8 +12,17 @@ namespace srl::train {
 std::string save_training_checkpoint(const RunDir& run, model::Llama& model, const text::Tokenizer& tok,
                                      const AdamW& opt, const TrainerState& st, int keep_last,
                                      const std::function<void(const std::string& dir)>& extra_files) {
+  return save_training_checkpoint(
+      run, [&](const std::string& dir) { model::save_model_files(dir, model, tok); }, opt, st, keep_last,
+      extra_files);
+}
+
+std::string save_training_checkpoint(const RunDir& run, const std::function<void(const std::string& dir)>& model_files,
+                                     const AdamW& opt, const TrainerState& st, int keep_last,
+                                     const std::function<void(const std::string& dir)>& extra_files) {
   const std::string dir = run.checkpoint_dir(st.step);
-  model::save_model_files(dir, model, tok);
+  fs::make_dirs(dir);
+  model_files(dir);
   auto tensors = opt.state();
   auto gen = at::detail::getDefaultCPUGenerator();
   {

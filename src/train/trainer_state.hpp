@@ -27,6 +27,11 @@ struct TrainerState {
 std::string save_training_checkpoint(const RunDir& run, model::Llama& model, const text::Tokenizer& tok,
                                      const AdamW& opt, const TrainerState& st, int keep_last,
                                      const std::function<void(const std::string& dir)>& extra_files = {});
+// The same for a model that is not a Llama: `model_files(dir)` writes its files into the (existing)
+// checkpoint directory.
+std::string save_training_checkpoint(const RunDir& run, const std::function<void(const std::string& dir)>& model_files,
+                                     const AdamW& opt, const TrainerState& st, int keep_last,
+                                     const std::function<void(const std::string& dir)>& extra_files = {});
 // Restores optimizer moments, the libtorch CPU RNG and the counters from a checkpoint directory
 // (the model weights are loaded separately by model::load_model).
 TrainerState load_trainer_state(const std::string& dir, AdamW& opt);

@@ -57,6 +57,13 @@ std::string TrainingRun::save_checkpoint(model::Llama& model, const text::Tokeni
   return last_checkpoint_;
 }
 
+std::string TrainingRun::save_checkpoint(const std::function<void(const std::string& dir)>& model_files,
+                                         const AdamW& optim) {
+  last_checkpoint_ =
+      save_training_checkpoint(dir_, model_files, optim, state_, static_cast<int>(train_.keep_checkpoints));
+  return last_checkpoint_;
+}
+
 void TrainingRun::loop(const LoopHooks& hooks) {
   if (!metrics_) fail_internal(stage_, "TrainingRun::loop before restore()");
   std::optional<ProgressBar> bar;

@@ -98,6 +98,8 @@ class TrainingRun {
   // save_training_checkpoint into this run with train.keep_checkpoints.
   std::string save_checkpoint(model::Llama& model, const text::Tokenizer& tok, const AdamW& optim,
                               const std::function<void(const std::string& dir)>& extra_files = {});
+  // The same for a model that is not a Llama (the request classifier): `model_files(dir)` writes it.
+  std::string save_checkpoint(const std::function<void(const std::string& dir)>& model_files, const AdamW& optim);
 
  private:
   std::string stage_;
