@@ -97,6 +97,9 @@ void register_data_generate(CLI::App& data) {
       ->capture_default_str()
       ->check(CLI::IsMember({"agent", "ideal"}));
   c->add_option("--sft", opt.sft_conversations, "SFT conversations")->capture_default_str()->check(CLI::NonNegativeNumber);
+  c->add_option("--customer-share", opt.customer_share,
+                "share of training/RL/SFT prompts written the way customers write (eval prompts stay templates)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   static std::string candidates_from;
   c->add_option("--candidates-from", candidates_from,
                 "run or checkpoint dir: add a pair per prompt with a reply sampled from this policy");

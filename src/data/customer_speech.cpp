@@ -81,6 +81,19 @@ std::string pick_fragment(const std::string& kind, Rng& rng, const std::map<std:
 const std::vector<std::string> kJoiners = {" Also, ", " And ", "\n\nAlso: ", " Oh and ", " Second thing: ",
                                            "\nPS ", " Another question - ", ". "};
 
+// `body` with greeting, background, aside, signature and quoted fragments around it (each by its share).
+std::string compose(const std::string& body, Rng& rng, const SpeechOptions& opt,
+                    const std::map<std::string, std::string>& vals) {
+  std::string text;
+  if (rng.chance(opt.greeting)) text += pick_fragment("greeting", rng, vals) + (rng.chance(0.5) ? " " : "\n\n");
+  if (rng.chance(opt.context)) text += pick_fragment("context", rng, vals) + " ";
+  text += body;
+  if (rng.chance(opt.aside)) text += " " + pick_fragment("aside", rng, vals);
+  if (rng.chance(opt.signature)) text += "\n\n" + pick_fragment("signature", rng, vals);
+  if (rng.chance(opt.quoted)) text += "\n\n" + pick_fragment("quoted", rng, vals);
+  return text;
+}
+
 }  // namespace
 
 const std::vector<Phrasing>& customer_phrasings() {
@@ -146,15 +159,30 @@ CustomerTicket sample_customer_ticket(const SupportWorld& world, Rng& rng, const
       t.risk = "self_harm";
     }
   }
-  std::string text;
-  if (rng.chance(opt.greeting)) text += pick_fragment("greeting", rng, vals) + (rng.chance(0.5) ? " " : "\n\n");
-  if (rng.chance(opt.context)) text += pick_fragment("context", rng, vals) + " ";
-  text += body;
-  if (rng.chance(opt.aside)) text += " " + pick_fragment("aside", rng, vals);
-  if (rng.chance(opt.signature)) text += "\n\n" + pick_fragment("signature", rng, vals);
-  if (rng.chance(opt.quoted)) text += "\n\n" + pick_fragment("quoted", rng, vals);
+  const std::string text = compose(body, rng, opt, vals);
   t.text = rng.chance(opt.noise) ? add_typing_noise(text, rng) : text;
   return t;
+}
+
+Prompt sample_customer_prompt(const SupportWorld& world, const std::string& intent, Rng& rng, const SpeechOptions& opt) {
+  const auto& idx = phrasing_index();
+  auto it = idx.plain[0].find(intent);
+  if (it == idx.plain[0].end() || it->second.empty()) return world.sample_prompt(intent, rng);
+  const auto& ph = customer_phrasings()[rng.pick(it->second)];
+  Prompt p;
+  p.intent = intent;
+  p.category = intent_info(intent).category;
+  p.difficulty = "customer";
+  p.segment = rng.chance(0.6) ? "smb" : "enterprise";
+  const std::string family = ph.family;
+  p.mood = family == "frustrated" || family == "slang" || intent == "abusive_customer" ? "frustrated"
+           : intent == "self_harm"                                                     ? "distressed"
+                                                                                       : "calm";
+  auto vals = sample_entity_values(rng);
+  const auto body = fill_slots(ph.text, vals, p.entities);
+  const std::string text = compose(body, rng, opt, vals);
+  p.text = rng.chance(opt.noise) ? add_typing_noise(text, rng) : text;
+  return p;
 }
 
 namespace {

@@ -63,6 +63,13 @@ SpeechSplit phrasing_split(const Phrasing& p);
 CustomerTicket sample_customer_ticket(const SupportWorld& world, Rng& rng, const SpeechOptions& opt,
                                       SpeechSplit split);
 
+// A world Prompt for `intent` written the way customers write, for preference and SFT data: a training
+// phrasing of the intent's own risk (no credential or out-of-policy lines: the world's answers do not
+// handle them), with fragments and noise as above but one intent; entities are the slots it used, difficulty
+// "customer", mood "frustrated" for the frustrated and slang families else "calm", segment as the world's.
+// Falls back to the world's template prompt when the intent has no such phrasing.
+Prompt sample_customer_prompt(const SupportWorld& world, const std::string& intent, Rng& rng, const SpeechOptions& opt);
+
 // Typing noise on a finished text: per word a 4% chance of one typo (swap, drop or double a letter),
 // lowercase everything (30%), drop apostrophes (25%), texting abbreviations (you -> u, please -> pls,
 // ...; 20%), an emoji at the end (10%). `{slots}` must already be filled.

@@ -29,6 +29,10 @@ struct GenerateOptions {
   // SFT replies: "agent" = historical agent transcripts of mixed quality (SupportWorld::agent_variation),
   // the realistic starting point that preference learning improves on; "ideal" = the ideal answer.
   std::string sft_answers = "agent";
+  // Share of the training, validation, RL and SFT prompts written the way customers write
+  // (data/customer_speech.hpp: the training phrasings, fragments, noise); the eval prompts stay template
+  // prompts (the in-template evaluation set). 0 reproduces the template-only data of earlier versions.
+  double customer_share = 0.0;
 };
 
 struct PreferenceRecord {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <numeric>
 #include <sstream>
@@ -79,6 +80,18 @@ constexpr const char* kBitextInput = "bitext:";
 // The file an input names ("bitext:CSV" names the CSV).
 std::string input_file(const std::string& input) {
   return input.rfind(kBitextInput, 0) == 0 ? input.substr(std::strlen(kBitextInput)) : input;
+}
+
+// FNV-1a of the input file, or of a directory's *.jsonl names and their hashes in name order.
+std::string input_fingerprint(const std::string& path) {
+  if (!std::filesystem::is_directory(path)) return fnv1a64_file_hex(path);
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(path))
+    if (e.path().extension() == ".jsonl") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  Hasher h;
+  for (const auto& f : files) h.update(std::filesystem::path(f).filename().string()).update("=").update(fnv1a64_file_hex(f));
+  return h.hex();
 }
 
 // Safe vs adversarial: a labelled ticket's risk and handling, else the data's own intent tag (the synthetic
@@ -183,14 +196,15 @@ Baseline read_baseline_eval(const std::string& dir, const std::vector<train::RlP
 
 
 // The prompts to answer: the input file, cut to max_prompts.
-// "bitext:CSV": the corpus's evaluation half as labelled tickets (data/ticket_set.hpp); else a JSONL file.
+// "bitext:CSV": the corpus's evaluation half as labelled tickets (data/ticket_set.hpp); a directory: its
+// labelled ticket files (data/eval_ood); else a JSONL prompt file.
 std::vector<train::RlPrompt> load_eval_prompts(const EvaluateConfig& cfg) {
   std::vector<train::RlPrompt> prompts;
-  if (cfg.input.rfind(kBitextInput, 0) == 0) {
-    for (const auto& t : data::bitext_tickets(cfg.input.substr(std::strlen(kBitextInput)), data::BitextHalf::Eval)) {
-      auto j = t.to_json();
-      prompts.push_back({{{"user", t.text}}, t.id, j["tags"]});
-    }
+  const bool bitext = cfg.input.rfind(kBitextInput, 0) == 0;
+  if (bitext || std::filesystem::is_directory(cfg.input)) {
+    const auto tickets = bitext ? data::bitext_tickets(input_file(cfg.input), data::BitextHalf::Eval)
+                                : data::load_ticket_set(cfg.input);
+    for (const auto& t : tickets) prompts.push_back({{{"user", t.text}}, t.id, t.to_json()["tags"]});
   } else {
     prompts = train::load_rl_prompts(cfg.input, false);
   }
@@ -588,7 +602,7 @@ nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSecti
   auto evaluators = make_evaluators(cfg.evaluators, cfg.external_timeout_s, "config: evaluate.evaluators");  // errors before the slow parts
 
   const auto prompts = load_eval_prompts(cfg);
-  const std::string input_hash = fnv1a64_file_hex(input_file(cfg.input));
+  const std::string input_hash = input_fingerprint(input_file(cfg.input));
   const std::string key = replies_key(input_hash, cfg, prompts.size());
 
   const PolicyRun policy = run_policy(cfg, prompts, cmp);

@@ -29,7 +29,7 @@ struct EvalSampling {
 };
 
 struct EvaluateConfig {
-  std::string input = "data/support_eval_prompts.jsonl";  // JSONL prompts {"prompt"|"messages", "tags"}, or bitext:CSV
+  std::string input = "data/support_eval_prompts.jsonl";  // JSONL prompts {"prompt"|"messages", "tags"}, a ticket directory, or bitext:CSV
   std::string policy;        // run or checkpoint directory
   std::string baseline;      // run directory, or an earlier evaluate output (reuses its replies); "" = none
   std::string output_dir;    // eval.json, transcripts.jsonl
@@ -48,7 +48,7 @@ struct EvaluateConfig {
   std::string guardrail;     // train-guardrail run ("" = keyword rules, no routing)
   template <class V>
   void visit(V& v) {
-    v("input", input, "JSONL prompts to answer, or bitext:CSV (the Bitext corpus's evaluation half, labelled)");
+    v("input", input, "JSONL prompts to answer, a directory of labelled ticket files (data/eval_ood), or bitext:CSV");
     v("policy", policy, "run or checkpoint directory of the policy under test");
     v("baseline", baseline, "run directory or earlier evaluate output to compare with (empty: none)");
     v("output_dir", output_dir, "where eval.json and transcripts.jsonl go");

@@ -151,6 +151,31 @@ json win_json(const optional<WinRate>& w) {
   return w ? json{{"estimate", w->estimate}, {"ci95", {w->lo, w->hi}}} : json(nullptr);
 }
 
+json handling_json(const HandlingData& h) {
+  if (!h.present) return nullptr;
+  return {{"addresses_intent_rate", opt_json(h.addresses_intent)}, {"refusal_rate", opt_json(h.refusal)},
+          {"safe_ok_rate", opt_json(h.safe_ok)}, {"unsafe_rate", opt_json(h.unsafe)},
+          {"crisis_rate", opt_json(h.crisis)}, {"escalation_rate", opt_json(h.escalation)}};
+}
+
+// Every set a run was evaluated on: {name: {win_rate_vs_sft, refusal_rate, unsafe_compliance_rate,
+// handling, guardrail: {...} | null}}.
+json sets_json(const Run& r) {
+  json out = json::object();
+  for (const auto& s : r.sets) {
+    const auto& g = s.guarded;
+    out[s.name] = {{"win_rate_vs_sft", win_json(s.eval.win_panel)}, {"refusal_rate", opt_json(s.eval.refusal)},
+                   {"unsafe_compliance_rate", opt_json(s.eval.unsafe)}, {"handling", handling_json(s.handling)},
+                   {"guardrail", !g.present ? json(nullptr)
+                                            : json{{"win_rate_vs_sft", win_json(g.win_panel)},
+                                                   {"refusal_rate", opt_json(g.refusal)},
+                                                   {"unsafe_compliance_rate", opt_json(g.unsafe)},
+                                                   {"routed", opt_json(g.routed)},
+                                                   {"handling", handling_json(g.handling)}}}};
+  }
+  return out;
+}
+
 json run_json(const Loaded& L, const Run& r) {
   const auto& e = r.eval;
   json j;
@@ -181,7 +206,26 @@ json run_json(const Loaded& L, const Run& r) {
   j["steps"] = steps ? json(*steps) : json(nullptr);
   auto seen = examples_seen(r);
   j["examples_seen"] = seen ? json{{"count", *seen}, {"unit", r.unit.unit}} : json(nullptr);
+  j["sets"] = sets_json(r);
   return j;
+}
+
+json scores_summary(const ClassifierScores& c) {
+  json risks = json::object();
+  for (const auto& r : c.risks) risks[r.name] = {{"precision", r.precision}, {"recall", r.recall}, {"f1", r.f1}};
+  return {{"intent_accuracy", opt_json(c.intent_accuracy)}, {"unsafe_recall", opt_json(c.unsafe_recall)},
+          {"false_positive_rate", opt_json(c.false_positive_rate)}, {"risk_accuracy", opt_json(c.risk_accuracy)},
+          {"intent_ece", opt_json(c.intent_ece)}, {"risk_ece", opt_json(c.risk_ece)}, {"risks", risks}};
+}
+
+// The guardrail classifier and the keyword rules per labelled set; null without guardrail_eval.json.
+json guardrail_summary(const GuardrailEvalData& g) {
+  if (!g.present) return nullptr;
+  json sets = json::object();
+  for (const auto& s : g.sets)
+    sets[s.name] = {{"tickets", s.tickets}, {"unsafe_tickets", s.unsafe}, {"classifier", scores_summary(s.classifier)},
+                    {"keyword", scores_summary(s.keyword)}};
+  return {{"threshold", opt_json(g.threshold)}, {"sets", sets}};
 }
 
 json seeds_json(const SeedStats& s) {
@@ -231,6 +275,7 @@ json summary_json(const Loaded& L) {
                          {"label_ceiling_source", L.rm.ceiling_source}};
   else
     s["reward_model"] = nullptr;
+  s["guardrail"] = guardrail_summary(L.guardrail);
   return s;
 }
 

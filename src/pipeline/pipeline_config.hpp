@@ -39,6 +39,7 @@ struct DataStageConfig {
   int64_t annotators = 5;
   double noise = 0.05;
   std::string sft_answers = "agent";
+  double customer_share = 0.0;
   template <class V>
   void visit(V& v) {
     v("enabled", enabled, "false: use the files in `dir` instead of generating them");
@@ -52,6 +53,7 @@ struct DataStageConfig {
     v("annotators", annotators, "simulated annotators in the labelling panel");
     v("noise", noise, "annotator noise (Bradley-Terry temperature)");
     v.choice("sft_answers", sft_answers, {"agent", "ideal"}, "SFT replies: historical agents or the ideal answer");
+    v("customer_share", customer_share, "share of training/RL/SFT prompts written the way customers write");
   }
 };
 

@@ -165,6 +165,7 @@ void Pipeline::Impl::add_data() {
   need(d.pairs_per_prompt >= 1 && d.pairs_per_prompt <= 1000, "pairs_per_prompt", "must be between 1 and 1000");
   need(d.annotators >= 1 && d.annotators <= 1000, "annotators", "must be between 1 and 1000");
   need(d.noise >= 0, "noise", "must be >= 0");
+  need(d.customer_share >= 0 && d.customer_share <= 1, "customer_share", "must be in [0, 1]");
   u.output = data_dir = out + "/data";
   u.outputs = kDataFiles;
   data::GenerateOptions g;
@@ -179,6 +180,7 @@ void Pipeline::Impl::add_data() {
   g.eval_prompts = static_cast<int>(d.eval_prompts);
   g.sft_conversations = static_cast<int>(d.sft_conversations);
   g.sft_answers = d.sft_answers;
+  g.customer_share = d.customer_share;
   u.config_yaml = config::to_yaml(d) + "seed: " + std::to_string(cfg.pipeline.seed) + "  # pipeline.seed\n";
   u.hash_yaml = u.config_yaml;
   u.work = [g] { data::generate_dataset(g); };
@@ -435,7 +437,12 @@ void Pipeline::Impl::add_guardrail_eval() {
 std::vector<Pipeline::Impl::EvalSet> Pipeline::Impl::eval_sets() const {
   std::vector<EvalSet> sets = {{"evaluate", "eval", data_dir + "/support_eval_prompts.jsonl", 0}};
   const auto& e = cfg.eval_sets;
-  if (!e.handwritten.empty()) sets.push_back({"evaluate_ood", "eval_ood", e.handwritten, 0});
+  if (!e.handwritten.empty()) {
+    if (!fs::exists(e.handwritten))
+      fail("pipeline: eval_sets.handwritten", "no such file or directory: " + e.handwritten +
+                                                  " (the hand-written tickets, data/eval_ood in the repository)");
+    sets.push_back({"evaluate_ood", "eval_ood", e.handwritten, 0});
+  }
   if (!e.bitext.empty() && fs::exists(e.bitext))
     sets.push_back({"evaluate_bitext", "eval_bitext", "bitext:" + e.bitext, e.bitext_prompts});
   return sets;

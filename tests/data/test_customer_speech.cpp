@@ -8,7 +8,10 @@
 #include <map>
 #include <set>
 
+#include "core/error.hpp"
+#include "data/annotator_panel.hpp"
 #include "data/customer_speech.hpp"
+#include "data/generate_dataset.hpp"
 #include "data/support_world.hpp"
 
 using namespace srl::data;
@@ -141,4 +144,50 @@ TEST(CustomerSpeech, TypingNoiseChangesLettersCaseAndAbbreviations) {
   EXPECT_GT(changed, 100);
   EXPECT_GT(lowered, 30);
   EXPECT_GT(abbreviated, 15);
+}
+
+TEST(CustomerSpeech, CustomerPromptsAreWorldPromptsWhoseIdealAnswersMeetTheirExpectation) {
+  SupportWorld world;
+  SpeechOptions opt;
+  opt.noise = 0;  // typing noise may misspell an entity, as customers do; here every entity is in the text
+  Rng rng(5);
+  int customer = 0;
+  for (const auto& i : intents()) {
+    for (int k = 0; k < 20; ++k) {
+      auto p = sample_customer_prompt(world, i.name, rng, opt);
+      EXPECT_EQ(p.intent, i.name);
+      EXPECT_FALSE(p.text.empty());
+      customer += p.difficulty == "customer";
+      for (const auto& [slot, value] : p.entities) EXPECT_NE(p.text.find(value), std::string::npos) << slot << " " << p.text;
+      const auto e = world.expectation(p);
+      const auto r = score_response(e, world.ideal_response(p));
+      EXPECT_DOUBLE_EQ(r.value[kResolves], 1.0) << i.name << ": " << p.text;
+      EXPECT_DOUBLE_EQ(r.value[kSafety], 1.0) << i.name << ": " << p.text;
+    }
+  }
+  EXPECT_EQ(customer, 20 * static_cast<int>(intents().size()));  // every intent has training phrasings
+}
+
+TEST(CustomerSpeech, TheCustomerShareChangesTrainingPromptsButNeverTheEvalPrompts) {
+  GenerateOptions a, b;
+  a.train_pairs = b.train_pairs = 60;
+  a.val_pairs = b.val_pairs = 12;
+  a.rl_prompts = b.rl_prompts = 48;
+  a.eval_prompts = b.eval_prompts = 48;
+  a.sft_conversations = b.sft_conversations = 96;
+  b.customer_share = 0.5;
+  const auto x = build_dataset(a), y = build_dataset(b);
+  ASSERT_EQ(x.eval_prompts.size(), y.eval_prompts.size());
+  for (size_t i = 0; i < x.eval_prompts.size(); ++i) EXPECT_EQ(x.eval_prompts[i].text, y.eval_prompts[i].text);
+  auto share = [](const std::vector<Prompt>& v) {
+    size_t n = 0;
+    for (const auto& p : v) n += p.difficulty == "customer";
+    return static_cast<double>(n) / v.size();
+  };
+  EXPECT_EQ(share(x.sft_prompts), 0.0);
+  EXPECT_GT(share(y.sft_prompts), 0.3);
+  EXPECT_LT(share(y.sft_prompts), 0.7);
+  EXPECT_EQ(share(y.eval_prompts), 0.0);
+  b.customer_share = 1.5;
+  EXPECT_THROW(build_dataset(b), srl::Error);
 }

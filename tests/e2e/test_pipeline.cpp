@@ -68,7 +68,11 @@ std::string tiny_config(const std::string& out, const std::string& dpo_extra = "
          "evaluate:\n  config: " + c + "support_eval.yaml\n  set: [evaluate.max_prompts=4, evaluate.batch_size=4, "
          "evaluate.sampling.max_new_tokens=8, evaluate.latency_prompts=1, evaluate.kl_prompts=2, "
          "evaluate.bootstrap_resamples=100]\n"
-         "simulate:\n  set: [simulate.scenarios=2, simulate.trials=2, simulate.max_turns=2, simulate.max_new_tokens=8]\n" +
+         "simulate:\n  set: [simulate.scenarios=2, simulate.trials=2, simulate.max_turns=2, simulate.max_new_tokens=8]\n"
+         "guardrail:\n  config: " + c + "guardrail.yaml\n  set: [data.train_tickets=300, data.val_tickets=100, "
+         "train.max_steps=5, train.batch_size=8, classifier.buckets=4096, classifier.dim=8, classifier.hidden=8, "
+         "data.bitext=\"\"]\n"
+         "eval_sets:\n  handwritten: " + kSrc + "/data/eval_ood\n  bitext: \"\"\n" +  // the same units with or without the corpus
          extra;
 }
 
@@ -114,7 +118,9 @@ TEST_F(PipelineCli, RunsEveryStageThenSkipsAndRerunsOnlyWhatChanged) {
   const std::set<std::string> all = {"data", "tokenizer", "sft", "reward_model", "dpo", "reward_model_rl",
                                      "direct_preference_rl", "evaluate/sft", "evaluate/dpo", "evaluate/reward_model_rl",
                                      "evaluate/direct_preference_rl", "simulate/sft", "simulate/dpo",
-                                     "simulate/reward_model_rl", "simulate/direct_preference_rl", "report"};
+                                     "simulate/reward_model_rl", "simulate/direct_preference_rl", "report",
+                                     "guardrail", "evaluate_ood/sft", "evaluate_ood/dpo", "evaluate_ood/reward_model_rl",
+                                     "evaluate_ood/direct_preference_rl", "guardrail_eval"};
   EXPECT_EQ(st.size(), all.size());
   for (const auto& name : all) EXPECT_EQ(st[name], "ran") << name;
   // Each unit's record holds the hash pipeline.json reports; training records count tokens from the run.
@@ -131,6 +137,19 @@ TEST_F(PipelineCli, RunsEveryStageThenSkipsAndRerunsOnlyWhatChanged) {
   }
   EXPECT_TRUE(stdfs::exists(runs + "/sim/dpo/simulate.json"));
   EXPECT_TRUE(stdfs::exists(runs + "/eval/reward_model_rl/eval.json"));
+  // Beyond the templates: every method on the hand-written tickets with the guardrail, and the classifier
+  // scored beside the keyword rules; the report shows both.
+  const auto ood = read_json(runs + "/eval_ood/dpo/eval.json");
+  EXPECT_TRUE(ood["handling"].is_object());
+  EXPECT_TRUE(ood["guardrail"].is_object());
+  EXPECT_EQ(ood["guardrail"]["classifier"], runs + "/guardrail");
+  const auto ge = read_json(runs + "/guardrail_eval/guardrail_eval.json");
+  ASSERT_EQ(ge["sets"].size(), 1u);
+  EXPECT_EQ(ge["sets"][0]["name"], "ood");
+  const std::string report_md = read(dir + "/report/report.md");
+  EXPECT_NE(report_md.find("### Beyond the templates"), std::string::npos);
+  EXPECT_NE(report_md.find("| DPO (sigmoid) | hand-written |"), std::string::npos);
+  EXPECT_NE(report_md.find("### The guardrail"), std::string::npos);
 
   // 2. Nothing changed: every unit is skipped and says so. Threads do not change results, so not the hash.
   r = run("pipeline --config " + cfg + " --set compute.threads=2");
@@ -139,7 +158,7 @@ TEST_F(PipelineCli, RunsEveryStageThenSkipsAndRerunsOnlyWhatChanged) {
   EXPECT_NE(r.err.find("skip sft (unchanged)"), std::string::npos) << r.err;
 
   // 3. A changed DPO setting reruns DPO and what reads it: its evaluation, simulation and the report.
-  const std::set<std::string> dpo_and_after = {"dpo", "evaluate/dpo", "simulate/dpo", "report"};
+  const std::set<std::string> dpo_and_after = {"dpo", "evaluate/dpo", "evaluate_ood/dpo", "simulate/dpo", "report"};
   write(cfg, tiny_config(dir, ", dpo.beta=0.2"));
   r = run("pipeline --config " + cfg);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -169,6 +188,7 @@ TEST_F(PipelineCli, RunsEveryStageThenSkipsAndRerunsOnlyWhatChanged) {
   st = statuses(runs);
   EXPECT_EQ(st["direct_preference_rl"], "disabled");
   EXPECT_EQ(st.count("evaluate/direct_preference_rl"), 0u);
+  EXPECT_EQ(st.count("evaluate_ood/direct_preference_rl"), 0u);
   EXPECT_EQ(st["report"], "ran");
   for (const auto& name : {"sft", "dpo", "evaluate/dpo", "simulate/reward_model_rl"}) EXPECT_EQ(st[name], "skipped") << name;
   const auto reduced = read_json(dir + "/report/summary.json");
@@ -203,6 +223,8 @@ TEST_F(PipelineCli, BadStageKeyFailsBeforeAnythingRunsNamingStageAndKey) {
   expect_bad_input(run("pipeline --config " + dir + "/p5.yaml --set reward_model.enabled=false"),
                    {"pipeline stage reward_model_rl", "disabled"});
   expect_bad_input(run("pipeline --config " + dir + "/p5.yaml --force dpp"), {"--force", "unknown stage 'dpp'"});
+  expect_bad_input(run("pipeline --config " + dir + "/p5.yaml --set eval_sets.handwritten=/nonexistent/eval_ood"),
+                   {"eval_sets.handwritten", "no such file or directory"});
   EXPECT_FALSE(stdfs::exists(dir + "/runs"));
 }
 
