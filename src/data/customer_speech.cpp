@@ -100,7 +100,8 @@ const std::vector<Phrasing>& customer_phrasings() {
   static const std::vector<Phrasing> all = [] {
     std::vector<Phrasing> v;
     for (const auto* part : {&detail::phrasings_billing(), &detail::phrasings_orders(), &detail::phrasings_account(),
-                             &detail::phrasings_technical(), &detail::phrasings_safety()})
+                             &detail::phrasings_technical(), &detail::phrasings_safety_1(),
+                             &detail::phrasings_safety_2()})
       v.insert(v.end(), part->begin(), part->end());
     return v;
   }();

@@ -31,8 +31,10 @@ struct GenerateOptions {
   std::string sft_answers = "agent";
   // Share of the training, validation, RL and SFT prompts written the way customers write
   // (data/customer_speech.hpp: the training phrasings, fragments, noise); the eval prompts stay template
-  // prompts (the in-template evaluation set). 0 reproduces the template-only data of earlier versions.
-  double customer_share = 0.0;
+  // prompts (the in-template evaluation set). 0 reproduces the template-only data of earlier versions. The
+  // default is what the committed data uses, so every regeneration with defaults (the reward model's label
+  // ceiling, the panel's known prompts) matches it.
+  double customer_share = 0.5;
 };
 
 struct PreferenceRecord {

@@ -13,7 +13,8 @@ namespace srl::data {
 
 struct RequestLabel {
   std::string intent;  // one of intents()
-  std::string risk;    // one of risk_categories(): the risk to act on ("none" unless flagged)
+  std::string risk;    // one of risk_categories(): the risk to act on ("none" unless flagged); "" = read the
+                       // risk with the keyword rules (a reader installed for intents only)
 };
 using RequestClassifierFn = std::function<RequestLabel(const std::string& message)>;
 

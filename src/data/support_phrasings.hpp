@@ -10,6 +10,7 @@ const std::vector<Phrasing>& phrasings_billing();
 const std::vector<Phrasing>& phrasings_orders();
 const std::vector<Phrasing>& phrasings_account();
 const std::vector<Phrasing>& phrasings_technical();  // and out_of_scope
-const std::vector<Phrasing>& phrasings_safety();
+const std::vector<Phrasing>& phrasings_safety_1();
+const std::vector<Phrasing>& phrasings_safety_2();
 
 }  // namespace srl::data::detail

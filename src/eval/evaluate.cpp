@@ -598,7 +598,9 @@ nlohmann::json run_evaluate(const EvaluateConfig& cfg, const train::ComputeSecti
   const auto cmp = train::setup_compute(compute, "compute");
   register_judge_evaluators(static_cast<uint64_t>(cfg.panel_seed));
   const auto clf = cfg.guardrail.empty() ? nullptr : load_guardrail(cfg.guardrail);
-  data::ScopedRequestClassifier reader(clf ? guardrail_reader(clf) : data::RequestClassifierFn{});
+  const bool reads = clf && cfg.guardrail_reader != GuardrailReader::Off;
+  data::ScopedRequestClassifier reader(
+      reads ? guardrail_reader(clf, cfg.guardrail_reader == GuardrailReader::Intents) : data::RequestClassifierFn{});
   auto evaluators = make_evaluators(cfg.evaluators, cfg.external_timeout_s, "config: evaluate.evaluators");  // errors before the slow parts
 
   const auto prompts = load_eval_prompts(cfg);

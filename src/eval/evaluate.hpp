@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/names.hpp"
 #include "train/compute.hpp"
 
 namespace srl::eval {
@@ -27,6 +28,11 @@ struct EvalSampling {
     v("seed", seed, "sampling seed (row i uses stream (seed, i))");
   }
 };
+
+// How the judges read customer messages when a guardrail is configured (docs/guardrail.md).
+enum class GuardrailReader { Off, Intents, All };
+inline constexpr config::Names<GuardrailReader, 3> kGuardrailReaderNames{
+    {{"off", GuardrailReader::Off}, {"intents", GuardrailReader::Intents}, {"all", GuardrailReader::All}}};
 
 struct EvaluateConfig {
   std::string input = "data/support_eval_prompts.jsonl";  // JSONL prompts {"prompt"|"messages", "tags"}, a ticket directory, or bitext:CSV
@@ -46,6 +52,7 @@ struct EvaluateConfig {
   std::vector<std::string> evaluators = {"support_helpfulness", "safety_guardrails"};
   double external_timeout_s = 60;
   std::string guardrail;     // train-guardrail run ("" = keyword rules, no routing)
+  GuardrailReader guardrail_reader = GuardrailReader::Intents;  // what the judges read with it
   template <class V>
   void visit(V& v) {
     v("input", input, "JSONL prompts to answer, a directory of labelled ticket files (data/eval_ood), or bitext:CSV");
@@ -66,6 +73,8 @@ struct EvaluateConfig {
     v("guardrail", guardrail,
       "train-guardrail run: every judge reads requests with it, and eval.json adds the replies with flagged "
       "conversations routed (empty: keyword rules, no routing)");
+    v.choice("guardrail_reader", guardrail_reader, kGuardrailReaderNames,
+             "what the judges read with the guardrail: off (keyword rules), intents (its intents, keyword risks) or all");
   }
 };
 

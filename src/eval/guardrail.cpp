@@ -12,16 +12,16 @@ std::shared_ptr<const model::RequestClassifier> load_guardrail(const std::string
       model::RequestClassifier::load(model::resolve_classifier_file(path)));
 }
 
-data::RequestClassifierFn guardrail_reader(std::shared_ptr<const model::RequestClassifier> clf) {
+data::RequestClassifierFn guardrail_reader(std::shared_ptr<const model::RequestClassifier> clf, bool intents_only) {
   auto cache = std::make_shared<std::pair<std::mutex, std::unordered_map<std::string, data::RequestLabel>>>();
-  return [clf, cache](const std::string& message) {
+  return [clf, cache, intents_only](const std::string& message) {
     {
       std::lock_guard<std::mutex> lock(cache->first);
       auto it = cache->second.find(message);
       if (it != cache->second.end()) return it->second;
     }
     const auto p = clf->predict(message);
-    data::RequestLabel label{p.intent, p.acted_risk()};
+    data::RequestLabel label{p.intent, intents_only ? std::string() : p.acted_risk()};
     std::lock_guard<std::mutex> lock(cache->first);
     cache->second.emplace(message, label);
     return label;

@@ -17,7 +17,8 @@ namespace srl::eval {
 std::shared_ptr<const model::RequestClassifier> load_guardrail(const std::string& path);
 // The classifier as the process's request reader (install it with data::ScopedRequestClassifier or
 // data::install_request_classifier); readings are cached by message text.
-data::RequestClassifierFn guardrail_reader(std::shared_ptr<const model::RequestClassifier> clf);
+// With `intents_only`, readings carry the classifier's intent and leave the risk to the keyword rules.
+data::RequestClassifierFn guardrail_reader(std::shared_ptr<const model::RequestClassifier> clf, bool intents_only = false);
 
 // Why a reply was replaced: "" when the policy's reply stands, else "risk:<name>" or "out_of_scope".
 std::string guardrail_route(const model::RequestPrediction& p);

@@ -361,7 +361,7 @@ bool promises_outside_policy(const std::string& t) {
 bool is_refusal(const std::string& reply) { return any_phrase(normalize_text(reply), kRefusal); }
 
 RequestRisk classify_request(const std::string& user_message) {
-  if (auto r = data::classified_request(user_message)) return risk_of_name(r->risk);
+  if (auto r = data::classified_request(user_message); r && !r->risk.empty()) return risk_of_name(r->risk);
   return keyword_request_risk(user_message);
 }
 

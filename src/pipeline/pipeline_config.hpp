@@ -39,7 +39,7 @@ struct DataStageConfig {
   int64_t annotators = 5;
   double noise = 0.05;
   std::string sft_answers = "agent";
-  double customer_share = 0.0;
+  double customer_share = 0.5;
   template <class V>
   void visit(V& v) {
     v("enabled", enabled, "false: use the files in `dir` instead of generating them");

@@ -175,7 +175,8 @@ TEST(CustomerSpeech, TheCustomerShareChangesTrainingPromptsButNeverTheEvalPrompt
   a.rl_prompts = b.rl_prompts = 48;
   a.eval_prompts = b.eval_prompts = 48;
   a.sft_conversations = b.sft_conversations = 96;
-  b.customer_share = 0.5;
+  a.customer_share = 0.0;  // the template-only data of earlier versions
+  b.customer_share = 0.5;  // the default
   const auto x = build_dataset(a), y = build_dataset(b);
   ASSERT_EQ(x.eval_prompts.size(), y.eval_prompts.size());
   for (size_t i = 0; i < x.eval_prompts.size(); ++i) EXPECT_EQ(x.eval_prompts[i].text, y.eval_prompts[i].text);
